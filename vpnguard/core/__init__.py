@@ -1,0 +1,1 @@
+"""The Qt-free core: every decision vpnguard makes lives here."""

@@ -1,0 +1,55 @@
+"""Errors with the stable exit codes that scripts and VPN clients rely on."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes: part of the CLI contract, never renumber."""
+
+    OK = 0
+    LEAK = 1  # `check` only: at least one browser leaks
+    USAGE = 2
+    PERMISSION = 3  # permission denied / needs elevation
+    REFUSED = 4  # bad input or environment; nothing was changed
+    INTERNAL = 5
+
+
+class VpnguardError(Exception):
+    """Base error; carries the exit code the CLI returns for it."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    kind: str = "internal_error"
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": self.kind,
+            "message": self.message,
+            "exit_code": int(self.exit_code),
+        }
+        if self.path is not None:
+            out["path"] = self.path
+        return out
+
+
+class UsageError(VpnguardError):
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
+class NeedsElevationError(VpnguardError):
+    exit_code = ExitCode.PERMISSION
+    kind = "permission_denied"
+
+
+class RefusedError(VpnguardError):
+    """Bad input or an environment we will not write into; nothing changed."""
+
+    exit_code = ExitCode.REFUSED
+    kind = "refused"

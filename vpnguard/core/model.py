@@ -1,0 +1,171 @@
+"""Plain, frozen data shared by every part of vpnguard (no Qt, no OS access).
+
+Each dataclass has a ``to_json`` giving the shape documented in the JSON
+schema; the CLI, the Python API and the GUI all read these same objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from typing import Any
+
+
+class OS(StrEnum):
+    LINUX = "linux"
+    WINDOWS = "windows"
+    MACOS = "macos"
+
+
+class Family(StrEnum):
+    CHROMIUM = "chromium"
+    FIREFOX = "firefox"
+
+
+class Level(StrEnum):
+    """A protection level; what it means per browser family is in core.policy.levels."""
+
+    STRICT = "strict"
+    BALANCED = "balanced"
+
+
+class Protection(StrEnum):
+    """What the policy on disk gives a browser, read back from disk."""
+
+    STRICT = "strict"
+    BALANCED = "balanced"
+    NONE = "none"
+    CONFLICT = "conflict"  # another managed source sets the same key differently
+    PARTIAL = "partial"  # some targets/prefs protected, others not
+    SELF_MANAGED = "self_managed"  # e.g. Tor Browser: manages WebRTC itself, never written
+    UNSUPPORTED = "unsupported"  # no known policy location on this OS
+
+
+class TargetKind(StrEnum):
+    CHROMIUM_MANAGED_DIR = "chromium_managed_dir"
+    FIREFOX_POLICIES_JSON = "firefox_policies_json"
+    WINDOWS_REGISTRY = "windows_registry"
+    MACOS_MANAGED_PREFS = "macos_managed_prefs"
+
+
+class InterfaceKind(StrEnum):
+    PHYSICAL = "physical"
+    VPN = "vpn"
+    VIRTUAL = "virtual"
+    LOOPBACK = "loopback"
+
+
+class TunnelMode(StrEnum):
+    NONE = "none"  # no VPN interface is up
+    FULL = "full"  # the route to the public internet goes through the VPN
+    SPLIT = "split"  # a VPN is up, but the public route bypasses it
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, StrEnum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class JsonMixin:
+    def to_json(self) -> dict[str, Any]:
+        out = _jsonable(self)
+        assert isinstance(out, dict)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyTarget(JsonMixin):
+    """One place a browser reads managed policy from.
+
+    ``location`` is a filesystem path as the browser sees it (without any
+    ``--root`` prefix), a registry key (``HKLM\\SOFTWARE\\Policies\\...``) or a
+    macOS preference domain.
+    """
+
+    kind: TargetKind
+    location: str
+    os: OS
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Browser(JsonMixin):
+    """An installed browser as detected on this machine."""
+
+    id: str  # catalog id, e.g. "chromium", "firefox-esr"
+    name: str
+    family: Family
+    version: str | None
+    path: str  # executable or app bundle, as seen without the root prefix
+    install: str  # "system", "snap", "flatpak", "app", "user"
+    running: bool
+    targets: tuple[PolicyTarget, ...]
+    self_managed: bool = False  # Tor Browser: detected, never written to
+
+
+@dataclasses.dataclass(frozen=True)
+class Conflict(JsonMixin):
+    """Another policy source sets one of our keys to a different value."""
+
+    source: str  # file path or registry value
+    key: str
+    value: Any
+    ours: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetState(JsonMixin):
+    target: PolicyTarget
+    protection: Protection
+    detail: str = ""
+    conflicts: tuple[Conflict, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyState(JsonMixin):
+    """A browser's protection, read back from disk."""
+
+    browser_id: str
+    protection: Protection
+    targets: tuple[TargetState, ...]
+    restart_needed: bool
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class NetInterface(JsonMixin):
+    name: str
+    kind: InterfaceKind
+    reason: str  # why it was classified so, in words a person can check
+    addresses: tuple[str, ...]
+    is_up: bool
+    vpn_type: str | None = None  # "wireguard", "openvpn", "tailscale", ... when known
+
+
+@dataclasses.dataclass(frozen=True)
+class Route(JsonMixin):
+    """The kernel's answer for one destination: which interface and source address."""
+
+    destination: str
+    interface: str | None
+    source: str | None
+    gateway: str | None = None
+    via_vpn: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkState(JsonMixin):
+    interfaces: tuple[NetInterface, ...]
+    public_route: Route | None  # IPv4 route to a public address
+    public_route6: Route | None
+    vpn_active: bool  # a VPN-like interface is up
+    vpn_interfaces: tuple[str, ...]
+    tunnel: TunnelMode
+    detail: str = ""
