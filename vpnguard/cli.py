@@ -1,0 +1,148 @@
+"""The headless command line: the contract VPN clients and scripts rely on.
+
+Each subcommand lives in ``vpnguard/commands/<name>.py`` with two functions,
+``add_arguments(parser)`` and ``run(args, env) -> int``. Only the module of the
+command being run is imported, so ``vpnguard status`` from a VPN hook never
+pays for the leak checker, the exporter or Qt. This module must never import
+PySide6 (a test proves it).
+
+Exit codes (stable): 0 ok, 1 leak found (``check``), 2 usage, 3 permission
+denied / needs elevation, 4 refused bad input or environment (nothing
+changed), 5 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from vpnguard import __version__
+from vpnguard.core.errors import ExitCode, UsageError, VpnguardError
+
+# name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "status": ("vpnguard.commands.status", "show browsers, their protection, and the VPN state"),
+    "protect": ("vpnguard.commands.protect", "write WebRTC policy for installed browsers"),
+    "unprotect": ("vpnguard.commands.unprotect", "undo exactly what protect wrote"),
+}
+
+EPILOG = """exit codes:
+  0  success
+  1  check: at least one browser leaks
+  2  usage error (unknown option, unknown browser id, missing root prefix)
+  3  permission denied: run as root / administrator
+  4  refused: bad input or environment (e.g. malformed policies.json); nothing changed
+  5  internal error
+"""
+
+
+@dataclasses.dataclass
+class Env:
+    """The process environment a command sees; tests pass their own streams."""
+
+    stdout: TextIO
+    stderr: TextIO
+    json: bool = False
+
+    def emit_json(self, doc: dict[str, Any]) -> None:
+        json.dump(doc, self.stdout, indent=2, sort_keys=False)
+        self.stdout.write("\n")
+
+    def say(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def warn(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 itself; keep it, add our error form
+        raise UsageError(message)
+
+
+def add_common(parser: argparse.ArgumentParser, *, root: bool = True) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    if root:
+        parser.add_argument(
+            "--root",
+            metavar="DIR",
+            help="treat DIR as the filesystem root (tests, image builders)",
+        )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="vpnguard",
+        description="Keep WebRTC from revealing your address around your VPN, and prove it.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vpnguard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+    return parser
+
+
+def _find_command(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = env or Env(stdout=sys.stdout, stderr=sys.stderr)
+    env.json = "--json" in argv
+    try:
+        command = _find_command(argv)
+        parser = build_parser(command)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help / --version
+            return int(exc.code or 0)
+        if args.command is None:
+            parser.print_help(env.stdout)
+            return int(ExitCode.USAGE)
+        logging.basicConfig(
+            level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+            stream=env.stderr,
+            format="vpnguard: %(levelname)s %(name)s: %(message)s",
+        )
+        module = importlib.import_module(COMMANDS[args.command][0])
+        return int(module.run(args, env))
+    except VpnguardError as exc:
+        return _report_error(env, exc)
+    except KeyboardInterrupt:
+        return _report_error(env, VpnguardError("interrupted"))
+    except Exception as exc:  # the contract: a clear message and exit 5, not a traceback
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        return _report_error(env, VpnguardError(f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _report_error(env: Env, exc: VpnguardError) -> int:
+    if env.json:
+        env.emit_json({"schema_version": 1, "ok": False, "error": exc.to_json()})
+    env.warn(f"vpnguard: error: {exc.message}")
+    return int(exc.exit_code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
