@@ -184,7 +184,9 @@ def _change(
             steps = engine.plan_unprotect(h, list(browsers) if browsers else None, journal)
         if not dry_run:
             engine.execute(h, steps, journal)
-    after = status(browsers, host=h, network=h.is_live)
+    # The status after a change skips network detection: hooks want protect fast, and the
+    # VPN state is not what changed.
+    after = status(browsers, host=h, network=False)
     changed_ids = {i for s in steps if s.change.action != "unchanged" for i in s.change.browsers}
     touched = [b for b in after.browsers if b.browser.id in changed_ids]
     restart = tuple(

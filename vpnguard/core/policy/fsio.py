@@ -153,6 +153,11 @@ def _fsync_dir(directory: Path) -> None:
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file only."""
     directory = path.parent
+    # A run killed mid-write leaves its temp file; callers hold the lock, so any
+    # such file is stale.
+    for stale in directory.glob(f".{path.name}.vpnguard-*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
     tmp = directory / f".{path.name}.vpnguard-{secrets.token_hex(4)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
