@@ -106,7 +106,8 @@ def test_cli_never_imports_qt(root: Path) -> None:
     code = (
         "import sys, io; from vpnguard.cli import main, Env;"
         f"main(['status', '--root', {str(root)!r}], Env(io.StringIO(), io.StringIO()));"
-        f"main(['protect', '--dry-run', '--root', {str(root)!r}], Env(io.StringIO(), io.StringIO()));"
+        f"main(['protect', '--dry-run', '--root', {str(root)!r}],"
+        " Env(io.StringIO(), io.StringIO()));"
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))];"
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -122,9 +123,12 @@ def _imports(path: Path) -> set[str]:
             names |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value.split(".")[0] in ("PySide6", "shiboken6"):  # importlib strings
-                names.add(node.value.split(".")[0])
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.split(".")[0] in ("PySide6", "shiboken6")  # importlib strings
+        ):
+            names.add(node.value.split(".")[0])
     return names
 
 

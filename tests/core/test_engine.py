@@ -236,7 +236,7 @@ def test_policy_dir_symlink_outside_root_refused(root: Path, tmp_path: Path) -> 
     (root / "etc/chromium/policies").mkdir(parents=True)
     os.symlink(elsewhere, root / CR_DIR)
     before = snapshot(root)
-    with pytest.raises(RefusedError, match="symbolic link .* outside the system root"):
+    with pytest.raises(RefusedError, match=r"symbolic link .* outside the system root"):
         service.protect("strict", root=root)
     assert snapshot(root) == before and list(elsewhere.iterdir()) == []
 
@@ -291,7 +291,7 @@ def test_damaged_journal_refused(root: Path) -> None:
     journal = root / "var/lib/vpnguard/journal.json"
     journal.write_text("{not json")
     before = snapshot(root)
-    with pytest.raises(RefusedError, match="journal .* is damaged"):
+    with pytest.raises(RefusedError, match=r"journal .* is damaged"):
         service.unprotect(root=root)
     assert snapshot(root) == before
 
