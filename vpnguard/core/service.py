@@ -17,9 +17,19 @@ from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers
 from vpnguard.core.errors import UsageError
 from vpnguard.core.host import Host
-from vpnguard.core.model import Browser, Family, Level, NetworkState, PolicyState, TunnelMode
+from vpnguard.core.model import (
+    OS,
+    Browser,
+    Family,
+    Level,
+    NetworkState,
+    PolicyState,
+    TunnelMode,
+)
 from vpnguard.core.policy import engine
+from vpnguard.core.policy import registry as regpolicy
 from vpnguard.core.policy.journal import Journal, locked
+from vpnguard.core.policy.registry import Registry
 from vpnguard.core.policy.status import read_states
 
 log = logging.getLogger(__name__)
@@ -100,18 +110,27 @@ def _network(host: Host) -> NetworkState | None:
     return state
 
 
+def _registry(h: Host, registry: Registry | None) -> Registry | None:
+    if registry is None and h.os is OS.WINDOWS and h.is_live:  # pragma: no cover - Windows
+        from vpnguard.core.policy.registry import WinRegistry
+
+        return WinRegistry()
+    return registry
+
+
 def status(
     browsers: Sequence[str] | None = None,
     *,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
     network: bool = True,
+    registry: Registry | None = None,
 ) -> StatusReport:
     """Installed browsers with their protection read from disk, and the VPN state."""
     h = _host(root, host)
     resolve_ids(browsers)  # unknown ids are a usage error
     found = detect_browsers(h, browsers)
-    states = read_states(h, found)
+    states = read_states(h, found, _registry(h, registry))
     report = StatusReport(
         browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
         network=_network(h) if network else None,
@@ -170,35 +189,43 @@ def _change(
     browsers: Sequence[str] | None,
     dry_run: bool,
     h: Host,
+    registry: Registry | None,
 ) -> ChangeReport:
     resolve_ids(browsers)
     found = detect_browsers(h, browsers)
     if browsers and action == "protect":
         engine.refuse_unknown(list(browsers), found)
+    reg = _registry(h, registry)
+    ids = list(browsers) if browsers else None
     with locked(h):
         journal = Journal.load(h)
         if action == "protect":
             assert level is not None
             steps = engine.plan_protect(h, found, level, journal)
+            reg_steps = regpolicy.plan_protect(reg, found, level, journal) if reg else []
         else:
-            steps = engine.plan_unprotect(h, list(browsers) if browsers else None, journal)
+            steps = engine.plan_unprotect(h, ids, journal)
+            reg_steps = regpolicy.plan_unprotect(reg, ids, journal) if reg else []
         if not dry_run:
             engine.execute(h, steps, journal)
+            if reg is not None:
+                regpolicy.execute(reg, reg_steps, journal)
+    changes = [s.change for s in steps] + [s.change for s in reg_steps]
     # The status after a change skips network detection: hooks want protect fast, and the
     # VPN state is not what changed.
-    after = status(browsers, host=h, network=False)
-    changed_ids = {i for s in steps if s.change.action != "unchanged" for i in s.change.browsers}
+    after = status(browsers, host=h, network=False, registry=reg)
+    changed_ids = {i for c in changes if c.action != "unchanged" for i in c.browsers}
     touched = [b for b in after.browsers if b.browser.id in changed_ids]
     restart = tuple(
         b.browser.id for b in touched if b.browser.running and BY_ID[b.browser.id].restart_to_apply
     )
-    for s in steps:
-        log.info("%s %s: %s (%s)", action, s.change.path, s.change.action, s.change.detail)
+    for c in changes:
+        log.info("%s %s: %s (%s)", action, c.path, c.action, c.detail)
     return ChangeReport(
         action=action,
         level=level,
         dry_run=dry_run,
-        changes=tuple(s.change for s in steps),
+        changes=tuple(changes),
         notices=tuple(_notices(level, touched, action)),
         restart_needed=restart,
         status=after,
@@ -212,9 +239,10 @@ def protect(
     dry_run: bool = False,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
+    registry: Registry | None = None,
 ) -> ChangeReport:
     """Write WebRTC policy at ``level`` for the installed browsers (or ``browsers``)."""
-    return _change("protect", _level(level), browsers, dry_run, _host(root, host))
+    return _change("protect", _level(level), browsers, dry_run, _host(root, host), registry)
 
 
 def unprotect(
@@ -223,6 +251,7 @@ def unprotect(
     dry_run: bool = False,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
+    registry: Registry | None = None,
 ) -> ChangeReport:
     """Undo exactly what ``protect`` wrote (byte for byte where nobody changed it since)."""
-    return _change("unprotect", None, browsers, dry_run, _host(root, host))
+    return _change("unprotect", None, browsers, dry_run, _host(root, host), registry)

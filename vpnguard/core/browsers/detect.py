@@ -8,11 +8,8 @@ enough to run from a VPN hook.
 
 from __future__ import annotations
 
-import configparser
 import logging
-import mmap
 import os
-import plistlib
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PureWindowsPath
@@ -93,6 +90,8 @@ class _Versions:
 
 
 def _application_ini_version(path: Path) -> str | None:
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(path.read_text(encoding="utf-8", errors="replace"))
@@ -131,6 +130,8 @@ def policy_dirs_from_binary(path: Path) -> tuple[str, ...]:
     Vendors disagree on where Vivaldi and Opera read policy; the binary itself
     says, as a string like ``/etc/opt/vivaldi/policies``.
     """
+    import mmap
+
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             found = re.findall(rb"/etc/[A-Za-z0-9_./-]{1,80}?/policies(?=[\x00/])", mm)
@@ -330,6 +331,8 @@ def _macos_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browser 
             info = host.p(f"{bundle}/Contents/Info.plist")
             if not info.is_file():
                 continue
+            import plistlib
+
             version = None
             try:
                 with open(info, "rb") as fh:

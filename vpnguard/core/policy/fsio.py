@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -20,6 +18,8 @@ from vpnguard.core.host import Host
 
 
 def sha256(data: bytes | None) -> str | None:
+    import hashlib
+
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
@@ -158,7 +158,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     for stale in directory.glob(f".{path.name}.vpnguard-*.tmp"):
         with contextlib.suppress(OSError):
             stale.unlink()
-    tmp = directory / f".{path.name}.vpnguard-{secrets.token_hex(4)}.tmp"
+    tmp = directory / f".{path.name}.vpnguard-{os.urandom(4).hex()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vpnguard.core.browsers.catalog import BY_ID, BrowserSpec
 from vpnguard.core.host import Host
@@ -27,6 +27,9 @@ from vpnguard.core.model import (
 )
 from vpnguard.core.policy.engine import OWN_FILE
 from vpnguard.core.policy.levels import CHROMIUM_VALUES, chromium_level_of, firefox_level_of
+
+if TYPE_CHECKING:
+    from vpnguard.core.policy.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +150,7 @@ def _started_before(host: Host, browser: Browser, mtime: float) -> bool:
     return False
 
 
-def read_state(host: Host, browser: Browser) -> PolicyState:
+def read_state(host: Host, browser: Browser, registry: Registry | None = None) -> PolicyState:
     spec = BY_ID[browser.id]
     if spec.self_managed:
         return PolicyState(
@@ -162,6 +165,11 @@ def read_state(host: Host, browser: Browser) -> PolicyState:
         elif target.kind is TargetKind.FIREFOX_POLICIES_JSON:
             states.append(firefox_file_state(host, target))
             p = host.p(target.location)
+        elif target.kind is TargetKind.WINDOWS_REGISTRY and registry is not None:
+            from vpnguard.core.policy.registry import target_state
+
+            states.append(target_state(registry, browser, target))
+            continue
         else:
             states.append(TargetState(target, Protection.UNSUPPORTED, "read on its own OS only"))
             continue
@@ -175,5 +183,7 @@ def read_state(host: Host, browser: Browser) -> PolicyState:
     return PolicyState(browser.id, protection, tuple(states), restart, detail)
 
 
-def read_states(host: Host, browsers: Sequence[Browser]) -> dict[str, PolicyState]:
-    return {b.id: read_state(host, b) for b in browsers}
+def read_states(
+    host: Host, browsers: Sequence[Browser], registry: Registry | None = None
+) -> dict[str, PolicyState]:
+    return {b.id: read_state(host, b, registry) for b in browsers}
