@@ -136,3 +136,31 @@ def test_symlinked_binary_resolved_inside_root(tmp_path: Path) -> None:
     (ff,) = detect_browsers(host(tmp_path), ["firefox"])
     assert ff.version == "140.0"
     assert ff.targets[0].location == "/etc/firefox/policies/policies.json"
+
+
+def test_macos_status_reads_managed_preferences(tmp_path: Path) -> None:
+    from vpnguard.core import service
+    from vpnguard.core.model import Protection
+
+    fakeroot.macos(tmp_path)
+    managed = tmp_path / "Library/Managed Preferences"
+    managed.mkdir(parents=True)
+    (managed / "com.google.Chrome.plist").write_bytes(
+        plistlib.dumps({"WebRtcIPHandling": "disable_non_proxied_udp"})
+    )
+    locked = {"Value": True, "Status": "locked"}
+    (managed / "org.mozilla.firefox.plist").write_bytes(
+        plistlib.dumps(
+            {
+                "EnterprisePoliciesEnabled": True,
+                "Preferences": {
+                    "media.peerconnection.ice.default_address_only": locked,
+                    "media.peerconnection.ice.no_host": locked,
+                    "media.peerconnection.ice.proxy_only_if_behind_proxy": locked,
+                },
+            }
+        )
+    )
+    report = service.status(host=host(tmp_path, OS.MACOS))
+    got = {b.browser.id: b.policy.protection for b in report.browsers}
+    assert got == {"chrome": Protection.STRICT, "firefox": Protection.BALANCED}

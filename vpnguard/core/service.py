@@ -219,6 +219,13 @@ def _change(
     restart = tuple(
         b.browser.id for b in touched if b.browser.running and BY_ID[b.browser.id].restart_to_apply
     )
+    notices = _notices(level, touched, action)
+    if h.os is OS.MACOS and action == "protect":
+        notices.append(
+            "On macOS a policy is mandatory only when it comes from a configuration profile: "
+            "export one with 'vpnguard export --platform macos' and install it in System "
+            "Settings > Privacy & Security > Profiles (or through your MDM)."
+        )
     for c in changes:
         log.info("%s %s: %s (%s)", action, c.path, c.action, c.detail)
     return ChangeReport(
@@ -226,7 +233,7 @@ def _change(
         level=level,
         dry_run=dry_run,
         changes=tuple(changes),
-        notices=tuple(_notices(level, touched, action)),
+        notices=tuple(notices),
         restart_needed=restart,
         status=after,
     )

@@ -126,6 +126,39 @@ def firefox_file_state(host: Host, target: PolicyTarget) -> TargetState:
     return TargetState(target, Protection.NONE, "")
 
 
+def macos_state(host: Host, spec: BrowserSpec, target: PolicyTarget) -> TargetState:
+    """Mandatory macOS policy: what a configuration profile put in Managed Preferences.
+
+    A plain ``defaults write`` is only a recommendation the user can override, so
+    only ``/Library/Managed Preferences`` counts.
+    """
+    import plistlib
+
+    path = host.p(f"/Library/Managed Preferences/{target.location}.plist")
+    try:
+        with open(path, "rb") as fh:
+            doc = plistlib.load(fh)
+    except FileNotFoundError:
+        return TargetState(target, Protection.NONE, "no configuration profile sets it")
+    except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        return TargetState(target, Protection.NONE, f"unreadable managed preferences: {exc}")
+    if not isinstance(doc, dict):
+        return TargetState(target, Protection.NONE, "managed preferences are not a dictionary")
+    if spec.webrtc_key:
+        value = doc.get(spec.webrtc_key)
+        level = chromium_level_of(value)
+        if value is None:
+            return TargetState(target, Protection.NONE, "")
+        return TargetState(target, _level_protection(level), f"{spec.webrtc_key}={value}")
+    prefs = doc.get("Preferences")
+    if not doc.get("EnterprisePoliciesEnabled") or not isinstance(prefs, dict):
+        return TargetState(target, Protection.NONE, "")
+    level, partial = firefox_level_of(prefs)
+    if level is None:
+        return TargetState(target, Protection.PARTIAL if partial else Protection.NONE, "")
+    return TargetState(target, _level_protection(level), "locked prefs from a profile")
+
+
 def combine(states: Sequence[TargetState]) -> Protection:
     if not states:
         return Protection.UNSUPPORTED
@@ -165,6 +198,9 @@ def read_state(host: Host, browser: Browser, registry: Registry | None = None) -
         elif target.kind is TargetKind.FIREFOX_POLICIES_JSON:
             states.append(firefox_file_state(host, target))
             p = host.p(target.location)
+        elif target.kind is TargetKind.MACOS_MANAGED_PREFS:
+            states.append(macos_state(host, spec, target))
+            continue
         elif target.kind is TargetKind.WINDOWS_REGISTRY and registry is not None:
             from vpnguard.core.policy.registry import target_state
 
