@@ -299,6 +299,7 @@ def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
         if entry["existed"] and backup is None:
             raise Refused(f"backup {fs.p(path + BACKUP_SUFFIX)} is missing; nothing was changed")
         work.append((path, entry, data, doc, backup))
+    created: list[str] = []
     for path, entry, data, doc, backup in work:
         if data is not None and _sha(data) == entry.get("installed_sha256"):
             # Nobody changed the file since install: put the original bytes back.
@@ -328,13 +329,15 @@ def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
                 _say(f"left alone (changed by someone since install): {name} in {path}")
         if backup is not None:
             os.unlink(fs.p(path + BACKUP_SUFFIX))
-        for d in reversed(entry.get("created_dirs", [])):
-            try:
-                os.rmdir(fs.p(d))
-            except OSError:
-                break
+        created.extend(entry.get("created_dirs", []))
         del state["files"][path]
         save_state(fs, state)
+    # Directories install created, deepest first, once all files are gone.
+    for d in sorted(set(created), key=lambda d: (-d.count("/"), d)):
+        try:
+            os.rmdir(fs.p(d))
+        except OSError:
+            pass
     _say("done: restart Firefox (and Edge) for the change to take effect")
     return 0
 
