@@ -102,7 +102,9 @@ def test_reg_file_parses_and_matches(bundle) -> None:  # type: ignore[no-untyped
 
 
 def test_reg_grammar_rejects_broken_files() -> None:
-    good = build_bundle(["windows"], "strict", ["chrome"], None).files["windows/vpnguard-webrtc.reg"]
+    good = build_bundle(["windows"], "strict", ["chrome"], None).files[
+        "windows/vpnguard-webrtc.reg"
+    ]
     parse_reg(good)
     text = good[2:].decode("utf-16-le")
     for broken in (
@@ -128,18 +130,33 @@ def test_mobileconfig_round_trip(bundle) -> None:  # type: ignore[no-untyped-def
     profile = plistlib.loads(raw)
     assert plistlib.loads(plistlib.dumps(profile, sort_keys=True)) == profile
     assert profile["PayloadType"] == "Configuration"
-    for key in ("PayloadVersion", "PayloadIdentifier", "PayloadUUID", "PayloadDisplayName", "PayloadContent"):
+    for key in (
+        "PayloadVersion",
+        "PayloadIdentifier",
+        "PayloadUUID",
+        "PayloadDisplayName",
+        "PayloadContent",
+    ):
         assert key in profile
     uuid.UUID(profile["PayloadUUID"])
     by_type = {p["PayloadType"]: p for p in profile["PayloadContent"]}
     for p in by_type.values():
-        for key in ("PayloadType", "PayloadVersion", "PayloadIdentifier", "PayloadUUID", "PayloadDisplayName", "PayloadDescription"):
+        for key in (
+            "PayloadType",
+            "PayloadVersion",
+            "PayloadIdentifier",
+            "PayloadUUID",
+            "PayloadDisplayName",
+            "PayloadDescription",
+        ):
             assert p[key], key
         uuid.UUID(p["PayloadUUID"])
     assert len({p["PayloadUUID"] for p in by_type.values()}) == len(by_type)
     assert by_type["com.google.Chrome"]["WebRtcIPHandling"] == CHROMIUM_VALUES[level]
     assert by_type["com.microsoft.Edge"]["WebRtcLocalhostIpHandling"] == CHROMIUM_VALUES[level]
-    assert by_type["com.brave.Browser"]["WebRtcIPHandlingUrl"][0]["url"] == "https://meet.example.com"
+    assert (
+        by_type["com.brave.Browser"]["WebRtcIPHandlingUrl"][0]["url"] == "https://meet.example.com"
+    )
     ff = by_type["org.mozilla.firefox"]
     assert ff["EnterprisePoliciesEnabled"] is True
     assert "WebRtcIPHandlingUrl" not in ff
@@ -148,8 +165,12 @@ def test_mobileconfig_round_trip(bundle) -> None:  # type: ignore[no-untyped-def
 
 
 def test_uuids_change_with_content() -> None:
-    a = plistlib.loads(build_bundle(["macos"], "strict", None, None).files["macos/vpnguard-webrtc.mobileconfig"])
-    b = plistlib.loads(build_bundle(["macos"], "balanced", None, None).files["macos/vpnguard-webrtc.mobileconfig"])
+    a = plistlib.loads(
+        build_bundle(["macos"], "strict", None, None).files["macos/vpnguard-webrtc.mobileconfig"]
+    )
+    b = plistlib.loads(
+        build_bundle(["macos"], "balanced", None, None).files["macos/vpnguard-webrtc.mobileconfig"]
+    )
     assert a["PayloadUUID"] != b["PayloadUUID"]
 
 
@@ -158,7 +179,7 @@ def test_intune_csv(bundle) -> None:  # type: ignore[no-untyped-def]
     rows = list(csv.DictReader(io.StringIO(b.files["windows/intune.csv"].decode())))
     chrome = [r for r in rows if r["browser"] == "chrome" and r["setting"] == "WebRtcIPHandling"]
     assert chrome[0]["registry_data"] == CHROMIUM_VALUES[level]
-    ff = [r for r in rows if r["browser"] == "firefox"][0]
+    ff = next(r for r in rows if r["browser"] == "firefox")
     assert ff["oma_uri"].endswith("Firefox~Policy~firefox/PreferencesOneLine")
     one_line = ff["admx_value"].split("value='")[1].rsplit("'/>", 1)[0]
     assert {k: v["Value"] for k, v in json.loads(one_line).items()} == FIREFOX_PREFS[level]
@@ -185,7 +206,11 @@ def test_manifest(bundle) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_readme_names_what_cannot_be_expressed() -> None:
-    text = build_bundle(["all"], "strict", ["chrome", "firefox", "opera"], EXC).files["README.txt"].decode()
+    text = (
+        build_bundle(["all"], "strict", ["chrome", "firefox", "opera"], EXC)
+        .files["README.txt"]
+        .decode()
+    )
     assert "CANNOT express per-URL" in text
     assert "Opera: no known managed-policy location on linux" in text
     assert "security cms -S" in text and "about:policies" in text and "chrome://policy" in text
@@ -211,7 +236,9 @@ def _errors(node) -> list[str]:  # type: ignore[no-untyped-def]
     return out
 
 
-@pytest.mark.parametrize("name", ["windows/Install-VpnguardPolicy.ps1", "windows/Uninstall-VpnguardPolicy.ps1"])
+@pytest.mark.parametrize(
+    "name", ["windows/Install-VpnguardPolicy.ps1", "windows/Uninstall-VpnguardPolicy.ps1"]
+)
 def test_powershell_scripts_parse(bundle, name: str) -> None:  # type: ignore[no-untyped-def]
     parser = _ps_parser()
     _, b = bundle
@@ -233,7 +260,9 @@ def test_powershell_parser_catches_errors() -> None:
     assert _errors(parser.parse(b"$x = @{ a = 'b' \nWrite-Output 'x\n").root_node)
 
 
-@pytest.mark.parametrize("s", ["plain", "it's", "a''b", "\u2018smart\u2019", "$(Remove-Item C:\\)", '"dq"', "`tick"])
+@pytest.mark.parametrize(
+    "s", ["plain", "it's", "a''b", "\u2018smart\u2019", "$(Remove-Item C:\\)", '"dq"', "`tick"]
+)
 def test_ps_quote_is_one_verbatim_string(s: str) -> None:
     parser = _ps_parser()
     src = f"$v = {ps_quote(s)}\n".encode()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (admin-facing text and embedded script templates read better unwrapped)
 """install.sh / uninstall.sh: syntax, and real runs against a fake root."""
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from vpnguard.core.export import build_bundle
-from vpnguard.core.policy.levels import CHROMIUM_VALUES, FIREFOX_PREFS
 from vpnguard.core.model import Level
+from vpnguard.core.policy.levels import CHROMIUM_VALUES, FIREFOX_PREFS
 
 ADMIN_FF = b'{\n    "policies": {\n        "DisableTelemetry": true,\n        "Preferences": {"browser.x": {"Value": 1, "Status": "default"}}\n    },\n    "zz": [1, 2]\n}\n'
 ADMIN_CR = b'{"HomepageLocation": "https://intranet.example"}\n'
@@ -28,7 +29,12 @@ def snapshot(root: Path) -> dict[str, bytes | None]:
 
 @pytest.fixture
 def scripts(tmp_path: Path) -> Path:
-    b = build_bundle(["linux"], "strict", ["chromium", "chrome", "firefox-esr", "firefox"], ["https://meet.example.com"])
+    b = build_bundle(
+        ["linux"],
+        "strict",
+        ["chromium", "chrome", "firefox-esr", "firefox"],
+        ["https://meet.example.com"],
+    )
     d = tmp_path / "bundle"
     for name, data in b.files.items():
         p = d / name
@@ -49,10 +55,15 @@ def root(tmp_path: Path) -> Path:
     return r
 
 
-def run(script: Path, root: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    script: Path, root: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", str(script), "--root", str(root), *extra],
-        capture_output=True, text=True, timeout=30, env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
     )
 
 
@@ -97,11 +108,15 @@ def test_env_root_and_fresh_machine(scripts: Path, tmp_path: Path) -> None:
     root = tmp_path / "fresh"
     root.mkdir()
     env = dict(os.environ, VPNGUARD_ROOT=str(root))
-    r = subprocess.run(["bash", str(scripts / "install.sh")], capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        ["bash", str(scripts / "install.sh")], capture_output=True, text=True, env=env
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads((root / "etc/firefox/policies/policies.json").read_bytes())
     assert set(doc["policies"]["Preferences"]) == set(FIREFOX_PREFS[Level.STRICT])
-    r = subprocess.run(["bash", str(scripts / "uninstall.sh")], capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        ["bash", str(scripts / "uninstall.sh")], capture_output=True, text=True, env=env
+    )
     assert r.returncode == 0, r.stderr
     assert list(root.iterdir()) == []
 
@@ -122,9 +137,18 @@ def test_distribution_policies_are_not_shadowed(scripts: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
-    "bad", [b"{not json", b"[1, 2]", b'{"policies": []}', b'{"policies": {"Preferences": "x"}}', b"\xff\xfe"]
+    "bad",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"policies": []}',
+        b'{"policies": {"Preferences": "x"}}',
+        b"\xff\xfe",
+    ],
 )
-def test_malformed_policies_json_is_refused_untouched(scripts: Path, root: Path, bad: bytes) -> None:
+def test_malformed_policies_json_is_refused_untouched(
+    scripts: Path, root: Path, bad: bytes
+) -> None:
     (root / "etc/firefox/policies/policies.json").write_bytes(bad)
     before = snapshot(root)
     r = run(scripts / "install.sh", root)
@@ -151,7 +175,9 @@ def test_uninstall_after_admin_change_keeps_their_change(scripts: Path, root: Pa
 def test_admin_value_for_our_pref_is_restored(scripts: Path, root: Path) -> None:
     p = root / "etc/firefox/policies/policies.json"
     name = next(iter(FIREFOX_PREFS[Level.STRICT]))
-    p.write_text(json.dumps({"policies": {"Preferences": {name: {"Value": False, "Status": "default"}}}}))
+    p.write_text(
+        json.dumps({"policies": {"Preferences": {name: {"Value": False, "Status": "default"}}}})
+    )
     assert run(scripts / "install.sh", root).returncode == 0
     doc = json.loads(p.read_bytes())
     doc["policies"]["Other"] = 1  # changed since: the selective path runs
@@ -172,7 +198,9 @@ def test_missing_python3_is_reported(scripts: Path, root: Path, tmp_path: Path) 
     before = snapshot(root)
     r = subprocess.run(
         [shutil.which("bash") or "/bin/bash", str(scripts / "install.sh"), "--root", str(root)],
-        capture_output=True, text=True, env={"PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir)},
     )
     assert r.returncode == 4
     assert "python3 is required" in r.stderr
@@ -182,7 +210,11 @@ def test_missing_python3_is_reported(scripts: Path, root: Path, tmp_path: Path) 
 def test_usage_errors(scripts: Path, root: Path) -> None:
     r = run(scripts / "install.sh", root, "--bogus")
     assert r.returncode == 2 and "unknown argument" in r.stderr
-    r = subprocess.run(["bash", str(scripts / "install.sh"), "--root", str(root / "nope")], capture_output=True, text=True)
+    r = subprocess.run(
+        ["bash", str(scripts / "install.sh"), "--root", str(root / "nope")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
 
 
@@ -204,7 +236,10 @@ def test_unwritable_root_is_permission_error(scripts: Path) -> None:
         before = snapshot(root)
         r = subprocess.run(
             ["bash", str(base / "install.sh"), "--root", str(root)],
-            capture_output=True, text=True, user="nobody", timeout=30,
+            capture_output=True,
+            text=True,
+            user="nobody",
+            timeout=30,
             env={"PATH": "/usr/local/bin:/usr/bin:/bin"},
         )
         assert r.returncode == 3, r.stderr

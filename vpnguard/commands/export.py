@@ -16,10 +16,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="platform(s) to export for; repeatable (default: all)",
     )
     parser.add_argument(
-        "--level", default="strict", metavar="strict|balanced", help="protection level (default: strict)"
+        "--level",
+        default="strict",
+        metavar="strict|balanced",
+        help="protection level (default: strict)",
     )
     parser.add_argument(
-        "--browser", action="append", metavar="ID", help="browser id; repeatable (default: every known browser)"
+        "--browser",
+        action="append",
+        metavar="ID",
+        help="browser id; repeatable (default: every known browser)",
     )
     parser.add_argument(
         "--exception",
@@ -31,15 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "default_public_interface_only. An invalid pattern is a usage error (exit 2)."
         ),
     )
-    parser.add_argument("--out", required=True, metavar="PATH", help="output directory, or a file ending in .zip")
-    parser.add_argument("--force", action="store_true", help="write into a non-empty directory / replace a zip")
+    parser.add_argument(
+        "--out", required=True, metavar="PATH", help="output directory, or a file ending in .zip"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="write into a non-empty directory / replace a zip"
+    )
     add_common(parser, root=False)
 
 
 def run(args: Any, env: Any) -> int:
     from vpnguard.core.export import export_bundle
 
-    result = export_bundle(args.platform, args.level, args.browser, args.exception, args.out, args.force)
+    result = export_bundle(
+        args.platform, args.level, args.browser, args.exception, args.out, args.force
+    )
     if env.json:
         env.emit_json({"schema_version": 1, "ok": True, "export": result.to_json()})
         return 0

@@ -17,6 +17,7 @@
 # Exit codes: 0 ok, 2 usage, 3 permission denied, 4 refused (nothing changed).
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -89,10 +90,8 @@ class Fs:
                 os.fsync(fh.fileno())
             os.chmod(tmp, (like or {}).get("mode", 0o644))
             if like and hasattr(os, "chown"):
-                try:
+                with contextlib.suppress(PermissionError):
                     os.chown(tmp, like["uid"], like["gid"])
-                except PermissionError:
-                    pass
             os.replace(tmp, target)
         except BaseException:
             if os.path.exists(tmp):
@@ -116,7 +115,9 @@ def parse_doc(data: bytes | None, path: str, container: list[str]) -> dict[str, 
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise Refused(f"{path} is not valid JSON ({exc}); fix or remove it, then run again") from None
+        raise Refused(
+            f"{path} is not valid JSON ({exc}); fix or remove it, then run again"
+        ) from None
     if not isinstance(doc, dict):
         raise Refused(f"{path} does not hold a JSON object; fix it, then run again")
     node: Any = doc
@@ -220,10 +221,8 @@ def save_state(fs: Fs, state: dict[str, Any]) -> None:
         if os.path.exists(target):
             os.unlink(target)
         for d in reversed(state.get("state_dirs", [])):
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(fs.p(d))
-            except OSError:
-                pass
         return
     if "state_dirs" not in state:
         state["state_dirs"] = []
@@ -334,10 +333,8 @@ def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
         save_state(fs, state)
     # Directories install created, deepest first, once all files are gone.
     for d in sorted(set(created), key=lambda d: (-d.count("/"), d)):
-        try:
+        with contextlib.suppress(OSError):
             os.rmdir(fs.p(d))
-        except OSError:
-            pass
     _say("done: restart Firefox (and Edge) for the change to take effect")
     return 0
 

@@ -101,7 +101,9 @@ def build_bundle(
     plats = parse_platforms(list(platforms) if platforms else None)
     lvl = _level(level)
     specs: tuple[BrowserSpec, ...] = resolve_ids(list(browser_ids) if browser_ids else None)
-    excs = parse_exceptions([e if isinstance(e, str) else f"{e.url}={e.handling}" for e in exceptions or ()])
+    excs = parse_exceptions(
+        [e if isinstance(e, str) else f"{e.url}={e.handling}" for e in exceptions or ()]
+    )
     writable = [s for s in specs if not s.self_managed]
     if not writable:
         raise RefusedError(
@@ -116,7 +118,9 @@ def build_bundle(
 
     if Platform.LINUX in plats:
         for spec in writable:
-            if spec.family is Family.CHROMIUM and (spec.linux.policy_dirs or spec.linux.flatpak_policy_dir):
+            if spec.family is Family.CHROMIUM and (
+                spec.linux.policy_dirs or spec.linux.flatpak_policy_dir
+            ):
                 files[f"linux/chromium/{spec.id}/vpnguard.json"] = linux.json_bytes(
                     chromium_policy(spec, lvl, excs)
                 )
@@ -132,7 +136,9 @@ def build_bundle(
         values = windows.registry_values(tuple(writable), lvl, excs)
         if values:
             files["windows/vpnguard-webrtc.reg"] = windows.reg_file(values, title)
-            files["windows/vpnguard-webrtc-undo.reg"] = windows.undo_reg_file(values, title + " (undo)")
+            files["windows/vpnguard-webrtc-undo.reg"] = windows.undo_reg_file(
+                values, title + " (undo)"
+            )
             files["windows/Install-VpnguardPolicy.ps1"] = windows.install_ps1(values, title)
             files["windows/Uninstall-VpnguardPolicy.ps1"] = windows.uninstall_ps1(values, title)
             files["windows/intune.csv"] = windows.intune_csv(tuple(writable), values)
@@ -166,7 +172,9 @@ def build_bundle(
                 "self_managed": s.self_managed,
                 "verified": s.verified,
                 "settings": settings[s.id],
-                "exceptions_applied": bool(excs) and s.family is Family.CHROMIUM and not s.self_managed,
+                "exceptions_applied": bool(excs)
+                and s.family is Family.CHROMIUM
+                and not s.self_managed,
                 "notes": [n.text for n in notes if n.browser_id == s.id],
             }
             for s in specs
@@ -193,24 +201,34 @@ def zip_bytes(bundle: Bundle) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # Unix, so external_attr carries the mode
             info.external_attr = (0o100000 | bundle.mode_of(name)) << 16
-            zf.writestr(info, bundle.files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            zf.writestr(
+                info, bundle.files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9
+            )
     return buf.getvalue()
 
 
 def _permission(exc: OSError, path: Path) -> NeedsElevationError:
-    return NeedsElevationError(f"cannot write {path}: {exc.strerror or exc}; nothing was written", path=str(path))
+    return NeedsElevationError(
+        f"cannot write {path}: {exc.strerror or exc}; nothing was written", path=str(path)
+    )
 
 
 def _check_out(out: Path, is_zip: bool, force: bool) -> None:
     if out.is_symlink() or out.exists():
         if is_zip:
             if not out.is_file():
-                raise RefusedError(f"{out} exists and is not a file; nothing was written", path=str(out))
+                raise RefusedError(
+                    f"{out} exists and is not a file; nothing was written", path=str(out)
+                )
             if not force:
-                raise RefusedError(f"{out} already exists; use --force to replace it", path=str(out))
+                raise RefusedError(
+                    f"{out} already exists; use --force to replace it", path=str(out)
+                )
         else:
             if not out.is_dir():
-                raise RefusedError(f"{out} exists and is not a directory; nothing was written", path=str(out))
+                raise RefusedError(
+                    f"{out} exists and is not a directory; nothing was written", path=str(out)
+                )
             if any(out.iterdir()) and not force:
                 raise RefusedError(
                     f"{out} is not empty; choose a new directory or use --force to write into it",

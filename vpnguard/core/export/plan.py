@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (admin-facing text and embedded script templates read better unwrapped)
 """What an admin bundle contains, decided once, before anything is rendered.
 
 Every value comes from :mod:`vpnguard.core.policy.levels` (through ``settings_for``
@@ -85,7 +86,9 @@ class LinuxTarget:
         return out
 
 
-def chromium_policy(spec: BrowserSpec, level: Level, exceptions: tuple[UrlException, ...]) -> dict[str, Any]:
+def chromium_policy(
+    spec: BrowserSpec, level: Level, exceptions: tuple[UrlException, ...]
+) -> dict[str, Any]:
     """The Chromium-family managed policy object for ``spec`` (level + URL exceptions)."""
     policy: dict[str, Any] = {s.name: s.value for s in settings_for(spec, level)}
     if exceptions:
@@ -93,7 +96,9 @@ def chromium_policy(spec: BrowserSpec, level: Level, exceptions: tuple[UrlExcept
     return policy
 
 
-def browser_settings(spec: BrowserSpec, level: Level, exceptions: tuple[UrlException, ...]) -> dict[str, Any]:
+def browser_settings(
+    spec: BrowserSpec, level: Level, exceptions: tuple[UrlException, ...]
+) -> dict[str, Any]:
     if spec.self_managed:
         return {}
     if spec.family is Family.CHROMIUM:
@@ -105,7 +110,9 @@ def _install_dirs(spec: BrowserSpec) -> tuple[str, ...]:
     return tuple(dict.fromkeys(os.path.dirname(p) for p in spec.linux.paths))
 
 
-def linux_targets(specs: tuple[BrowserSpec, ...], level: Level, exceptions: tuple[UrlException, ...]) -> tuple[LinuxTarget, ...]:
+def linux_targets(
+    specs: tuple[BrowserSpec, ...], level: Level, exceptions: tuple[UrlException, ...]
+) -> tuple[LinuxTarget, ...]:
     targets: list[LinuxTarget] = []
     firefox: dict[str, tuple[dict[str, Any], list[str], list[str], str | None]] = {}
     for spec in specs:
@@ -162,7 +169,9 @@ def notes_for(
     for spec in specs:
         if spec.self_managed:
             notes.append(
-                Note(spec.id, "all", f"{spec.name} manages WebRTC itself; nothing is written for it.")
+                Note(
+                    spec.id, "all", f"{spec.name} manages WebRTC itself; nothing is written for it."
+                )
             )
             continue
         where = {
@@ -173,22 +182,42 @@ def notes_for(
         for p in platforms:
             if not where[p]:
                 notes.append(
-                    Note(spec.id, p.value, f"{spec.name}: no known managed-policy location on {p.value}; nothing is written for it there.")
+                    Note(
+                        spec.id,
+                        p.value,
+                        f"{spec.name}: no known managed-policy location on {p.value}; nothing is written for it there.",
+                    )
                 )
         if not spec.verified:
             notes.append(
-                Note(spec.id, "all", f"{spec.name}: policy locations come from vendor documentation and are not yet proven in vpnguard's lab; verify with {'chrome://policy' if spec.family is Family.CHROMIUM else 'about:policies'}.")
+                Note(
+                    spec.id,
+                    "all",
+                    f"{spec.name}: policy locations come from vendor documentation and are not yet proven in vpnguard's lab; verify with {'chrome://policy' if spec.family is Family.CHROMIUM else 'about:policies'}.",
+                )
             )
         if exceptions and spec.family is Family.FIREFOX:
             notes.append(
-                Note(spec.id, "all", f"{spec.name} cannot express per-URL WebRTC exceptions: the exceptions do NOT apply to it; every site gets the bundle's level.")
+                Note(
+                    spec.id,
+                    "all",
+                    f"{spec.name} cannot express per-URL WebRTC exceptions: the exceptions do NOT apply to it; every site gets the bundle's level.",
+                )
             )
         if exceptions and spec.id == "edge":
             notes.append(
-                Note(spec.id, "all", "Microsoft Edge honors WebRtcIPHandlingUrl from version 135 (documented for Windows and macOS); older versions ignore the exceptions.")
+                Note(
+                    spec.id,
+                    "all",
+                    "Microsoft Edge honors WebRtcIPHandlingUrl from version 135 (documented for Windows and macOS); older versions ignore the exceptions.",
+                )
             )
         elif exceptions and spec.family is Family.CHROMIUM:
             notes.append(
-                Note(spec.id, "all", f"{spec.name}: per-URL exceptions (WebRtcIPHandlingUrl) need Chromium 133 or later; older versions ignore them.")
+                Note(
+                    spec.id,
+                    "all",
+                    f"{spec.name}: per-URL exceptions (WebRtcIPHandlingUrl) need Chromium 133 or later; older versions ignore them.",
+                )
             )
     return tuple(notes)

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (admin-facing text and embedded script templates read better unwrapped)
 """README.txt for the admin who receives a bundle: what, how to deploy, verify, roll back."""
 
 from __future__ import annotations
@@ -51,14 +52,24 @@ def readme(
     if not exceptions:
         add("  none")
     for e in exceptions:
-        warn = "  <- exposes local addresses to this origin" if e.handling in WEAKENING_HANDLINGS else ""
+        warn = (
+            "  <- exposes local addresses to this origin"
+            if e.handling in WEAKENING_HANDLINGS
+            else ""
+        )
         add(f"  {e.url} -> {e.handling}{warn}")
     if exceptions:
-        add("  Chromium-family browsers check these patterns in order (Chrome/Chromium 133+, Edge 135+);")
-        add("  every other page gets the level above. Firefox-family browsers CANNOT express per-URL")
-        add("  exceptions: for them the exceptions do not apply and every site gets the level above.")
+        add(
+            "  Chromium-family browsers check these patterns in order (Chrome/Chromium 133+, Edge 135+);"
+        )
+        add(
+            "  every other page gets the level above. Firefox-family browsers CANNOT express per-URL"
+        )
+        add(
+            "  exceptions: for them the exceptions do not apply and every site gets the level above."
+        )
     add("")
-    add("What a browser cannot do here (also in manifest.json, \"notes\"):")
+    add('What a browser cannot do here (also in manifest.json, "notes"):')
     if not notes:
         add("  nothing: every selected browser gets the full setting on every platform")
     for n in notes:
@@ -70,9 +81,15 @@ def readme(
     add("  manifest.json   vpnguard version, level, browsers, notes, sha256 of every file")
     if Platform.LINUX in platforms:
         add("  linux/install.sh, linux/uninstall.sh")
-        add("                  apply / undo on one machine. They merge into an existing policies.json")
-        add("                  (other keys kept), change nothing on a second run, refuse a malformed")
-        add("                  file (exit 4, file untouched), write atomically, and keep the original")
+        add(
+            "                  apply / undo on one machine. They merge into an existing policies.json"
+        )
+        add(
+            "                  (other keys kept), change nothing on a second run, refuse a malformed"
+        )
+        add(
+            "                  file (exit 4, file untouched), write atomically, and keep the original"
+        )
         add("                  as <file>.vpnguard-backup so uninstall restores it byte for byte.")
         add("                  Requires python3 (standard library only) on the target machine.")
         add("  linux/chromium/<browser>/vpnguard.json")
@@ -83,34 +100,56 @@ def readme(
         add("                  policies.json (it would drop the other policies): use install.sh.")
     if Platform.WINDOWS in platforms:
         add("  windows/vpnguard-webrtc.reg, windows/vpnguard-webrtc-undo.reg")
-        add("                  regedit import / undo (HKLM, needs Administrator). CAUTION: the .reg")
-        add("                  REPLACES the whole Firefox \"Preferences\" value and the undo deletes it;")
+        add(
+            "                  regedit import / undo (HKLM, needs Administrator). CAUTION: the .reg"
+        )
+        add(
+            '                  REPLACES the whole Firefox "Preferences" value and the undo deletes it;'
+        )
         add("                  if you already set Firefox Preferences, use the PowerShell scripts.")
         add("  windows/Install-VpnguardPolicy.ps1, windows/Uninstall-VpnguardPolicy.ps1")
         add("                  idempotent; report each change; merge the Firefox Preferences JSON;")
-        add("                  remember previous values under HKLM\\SOFTWARE\\vpnguard\\PolicyBundle so")
-        add("                  uninstall puts them back. They refuse (exit 4) when Firefox policy uses")
-        add("                  the deprecated per-preference key HKLM\\...\\Firefox\\Preferences, which")
+        add(
+            "                  remember previous values under HKLM\\SOFTWARE\\vpnguard\\PolicyBundle so"
+        )
+        add(
+            "                  uninstall puts them back. They refuse (exit 4) when Firefox policy uses"
+        )
+        add(
+            "                  the deprecated per-preference key HKLM\\...\\Firefox\\Preferences, which"
+        )
         add("                  Firefox would read instead of the JSON value.")
         add("  windows/intune.csv")
-        add("                  one row per setting: OMA-URI (after ADMX ingestion) and value, plus the")
-        add("                  registry value it ends up as. Rows marked \"check\": confirm the category")
+        add(
+            "                  one row per setting: OMA-URI (after ADMX ingestion) and value, plus the"
+        )
+        add(
+            '                  registry value it ends up as. Rows marked "check": confirm the category'
+        )
         add("                  path against the ADMX version you ingested.")
     if Platform.MACOS in platforms:
         add("  macos/vpnguard-webrtc.mobileconfig")
         add("                  configuration profile, one payload per browser domain. Unsigned:")
         add("                  sign it with your own certificate before distributing, e.g.")
-        add("                    security cms -S -N \"Your Signing Identity\" \\")
-        add("                      -i vpnguard-webrtc.mobileconfig -o vpnguard-webrtc-signed.mobileconfig")
-        add("                  Only a profile (or MDM) makes the policy mandatory; `defaults write`")
+        add('                    security cms -S -N "Your Signing Identity" \\')
+        add(
+            "                      -i vpnguard-webrtc.mobileconfig -o vpnguard-webrtc-signed.mobileconfig"
+        )
+        add(
+            "                  Only a profile (or MDM) makes the policy mandatory; `defaults write`"
+        )
         add("                  would only be a recommendation the user can override.")
     add("")
     add("Deploy")
     add("------")
     if Platform.LINUX in platforms:
         add("  Linux:   sudo ./linux/install.sh   (or push it with your config management)")
-        add("           Files it merges into (those of browsers not installed are still created, so")
-        add("           a later install is covered; Flatpak paths only when the Flatpak is installed):")
+        add(
+            "           Files it merges into (those of browsers not installed are still created, so"
+        )
+        add(
+            "           a later install is covered; Flatpak paths only when the Flatpak is installed):"
+        )
         for t in linux_targets:
             extra = ""
             if t.fallbacks:
@@ -120,10 +159,16 @@ def readme(
             add(f"             {t.path}{extra}")
     if Platform.WINDOWS in platforms:
         add("  Windows: elevated PowerShell:")
-        add("             powershell -ExecutionPolicy Bypass -File .\\windows\\Install-VpnguardPolicy.ps1")
-        add("           or GPO/Intune with the same values (see intune.csv), or regedit /s the .reg.")
+        add(
+            "             powershell -ExecutionPolicy Bypass -File .\\windows\\Install-VpnguardPolicy.ps1"
+        )
+        add(
+            "           or GPO/Intune with the same values (see intune.csv), or regedit /s the .reg."
+        )
     if Platform.MACOS in platforms:
-        add("  macOS:   upload the (signed) .mobileconfig to your MDM, or open it and approve it in")
+        add(
+            "  macOS:   upload the (signed) .mobileconfig to your MDM, or open it and approve it in"
+        )
         add("           System Settings > Privacy & Security > Profiles.")
     add("")
     add("  Firefox and Edge read policy at start: restart them. Chrome, Chromium and Brave pick up")
@@ -133,16 +178,24 @@ def readme(
     add("------")
     add("  chrome://policy (edge://policy, brave://policy): WebRtcIPHandling (Edge:")
     add("    WebRtcLocalhostIpHandling) shows the value above, source Platform, level Mandatory.")
-    add("  about:policies in Firefox: Preferences lists the media.peerconnection.ice.* prefs, locked.")
+    add(
+        "  about:policies in Firefox: Preferences lists the media.peerconnection.ice.* prefs, locked."
+    )
     add("  On one machine, with the VPN up:  vpnguard check  (exit 0 = no leak found).")
     add("")
     add("Roll back")
     add("---------")
     if Platform.LINUX in platforms:
-        add("  Linux:   sudo ./linux/uninstall.sh - restores each file byte for byte if nobody changed it")
-        add("           since install; otherwise removes only vpnguard's keys and keeps later changes.")
+        add(
+            "  Linux:   sudo ./linux/uninstall.sh - restores each file byte for byte if nobody changed it"
+        )
+        add(
+            "           since install; otherwise removes only vpnguard's keys and keeps later changes."
+        )
     if Platform.WINDOWS in platforms:
-        add("  Windows: Uninstall-VpnguardPolicy.ps1 (restores previous values), or import the undo .reg.")
+        add(
+            "  Windows: Uninstall-VpnguardPolicy.ps1 (restores previous values), or import the undo .reg."
+        )
     if Platform.MACOS in platforms:
         add("  macOS:   remove the profile in your MDM or in System Settings > Profiles.")
     add("")

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (admin-facing text and embedded script templates read better unwrapped)
 """Windows part of an admin bundle: .reg pair, PowerShell pair, Intune listing.
 
 Values come from :func:`vpnguard.core.policy.plans.windows_values` (plus the
@@ -369,7 +370,9 @@ def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -
         "",
     ]
     # UTF-8 with BOM: Windows PowerShell 5.1 reads BOM-less files in the ANSI code page.
-    return b"\xef\xbb\xbf" + "\r\n".join(lines).replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+    return b"\xef\xbb\xbf" + "\r\n".join(lines).replace("\r\n", "\n").replace("\n", "\r\n").encode(
+        "utf-8"
+    )
 
 
 def install_ps1(values: tuple[RegValue, ...], title: str) -> bytes:
@@ -399,7 +402,17 @@ def intune_csv(specs: tuple[BrowserSpec, ...], values: tuple[RegValue, ...]) -> 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(
-        ["browser", "setting", "oma_uri", "oma_uri_status", "admx_value", "registry_key", "registry_value", "registry_type", "registry_data"]
+        [
+            "browser",
+            "setting",
+            "oma_uri",
+            "oma_uri_status",
+            "admx_value",
+            "registry_key",
+            "registry_value",
+            "registry_type",
+            "registry_data",
+        ]
     )
     for spec in specs:
         key = spec.windows.policy_key
@@ -420,6 +433,9 @@ def intune_csv(specs: tuple[BrowserSpec, ...], values: tuple[RegValue, ...]) -> 
                     uri_t, status = _OMA[spec.id]
                     uri = uri_t.format(name=v.name)
                 else:
-                    uri, status = "", "no ADMX known: deploy the registry value (e.g. Intune remediation script)"
+                    uri, status = (
+                        "",
+                        "no ADMX known: deploy the registry value (e.g. Intune remediation script)",
+                    )
             w.writerow([spec.id, v.name, uri, status, admx, f"HKLM\\{v.key}", v.name, v.type, data])
     return buf.getvalue().encode("utf-8")
