@@ -68,6 +68,17 @@ def test_linux_bundle_on_real_machine(tmp_path: Path, system_lock: None) -> None
         prefs = ff["policies"]["Preferences"]
         for name, value in FIREFOX_PREFS[Level.STRICT].items():
             assert prefs[name] == {"Value": value, "Status": "locked"}
+        # The same read-back `vpnguard status` uses (vpnguard.core.policy.status).
+        from vpnguard.core.browsers.detect import detect_browsers
+        from vpnguard.core.host import Host
+        from vpnguard.core.model import Protection
+        from vpnguard.core.policy.status import read_state
+
+        host = Host.current()
+        found = detect_browsers(host, ["chromium", "firefox-esr"])
+        assert {b.id for b in found} == {"chromium", "firefox-esr"}
+        for browser in found:
+            assert read_state(host, browser).protection is Protection.STRICT, browser.id
         r2 = subprocess.run(
             ["bash", str(tmp_path / "linux/install.sh")],
             capture_output=True,
