@@ -1,0 +1,361 @@
+# vpnguard policy bundle: the merge program run by install.sh / uninstall.sh.
+#
+# This file is embedded verbatim into the generated shell scripts (python3 reads
+# it from a here-document), so it must stay standalone: standard library only,
+# no vpnguard imports, Python 3.7+ (what Linux desktops ship).
+#
+# What it guarantees on the target machine:
+# - every existing file is parsed before anything is written; a malformed one
+#   stops the whole run (exit 4) with nothing changed;
+# - foreign keys are kept: only our keys are set, in place, in key order;
+# - files are replaced atomically (temp file, fsync, rename, fsync dir), keeping
+#   the original file's mode and owner;
+# - a second install changes nothing (idempotent);
+# - uninstall restores the original bytes when nobody changed the file since
+#   install (from "<file>.vpnguard-backup"), and otherwise removes only our keys
+#   (putting back any value an admin had for them before).
+# Exit codes: 0 ok, 2 usage, 3 permission denied, 4 refused (nothing changed).
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from typing import Any
+
+STATE_FILE = "/var/lib/vpnguard/bundle-state.json"
+BACKUP_SUFFIX = ".vpnguard-backup"
+TAG = "vpnguard-bundle"
+
+
+class Refused(Exception):
+    """Bad input on this machine (e.g. malformed JSON): nothing was changed."""
+
+
+def _say(msg: str) -> None:
+    sys.stdout.write(TAG + ": " + msg + "\n")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _arch() -> str:
+    m = platform.machine().lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(m, m or "x86_64")
+
+
+class Fs:
+    """System paths mapped under a root prefix (``--root``/``VPNGUARD_ROOT``)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+
+    def p(self, system_path: str) -> str:
+        return self.root + system_path if self.root else system_path
+
+    def read(self, system_path: str) -> bytes | None:
+        try:
+            with open(self.p(system_path), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+
+    def exists(self, system_path: str) -> bool:
+        return os.path.lexists(self.p(system_path))
+
+    def makedirs(self, system_dir: str, created: list[str]) -> None:
+        """mkdir -p, recording each directory it had to create (outermost first)."""
+        missing = []
+        d = system_dir
+        while d not in ("/", "") and not os.path.isdir(self.p(d)):
+            missing.append(d)
+            d = os.path.dirname(d)
+        for d in reversed(missing):
+            os.mkdir(self.p(d), 0o755)
+            os.chmod(self.p(d), 0o755)
+            created.append(d)
+
+    def write_atomic(self, system_path: str, data: bytes, like: dict[str, int] | None) -> None:
+        target = self.p(system_path)
+        directory = os.path.dirname(target)
+        fd, tmp = tempfile.mkstemp(prefix=".vpnguard-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, (like or {}).get("mode", 0o644))
+            if like and hasattr(os, "chown"):
+                with contextlib.suppress(PermissionError):
+                    os.chown(tmp, like["uid"], like["gid"])
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def stat_of(self, system_path: str) -> dict[str, int]:
+        st = os.stat(self.p(system_path))
+        return {"mode": st.st_mode & 0o7777, "uid": st.st_uid, "gid": st.st_gid}
+
+
+def parse_doc(data: bytes | None, path: str, container: list[str]) -> dict[str, Any]:
+    """The JSON object in ``data`` ({} if none); refuse anything we could not merge safely."""
+    if data is None:
+        return {}
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(
+            f"{path} is not valid JSON ({exc}); fix or remove it, then run again"
+        ) from None
+    if not isinstance(doc, dict):
+        raise Refused(f"{path} does not hold a JSON object; fix it, then run again")
+    node: Any = doc
+    for name in container:
+        node = node.get(name, {})
+        if not isinstance(node, dict):
+            raise Refused(f'{path}: "{name}" is not a JSON object; fix it, then run again')
+    return doc
+
+
+def dump_doc(doc: dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def node_of(doc: dict[str, Any], container: list[str], create: bool) -> dict[str, Any] | None:
+    node = doc
+    for name in container:
+        if name not in node:
+            if not create:
+                return None
+            node[name] = {}
+        node = node[name]
+    return node
+
+
+def merge(doc: dict[str, Any], container: list[str], keys: dict[str, Any]) -> None:
+    node = node_of(doc, container, create=True)
+    assert node is not None
+    for name, value in keys.items():
+        node[name] = value
+
+
+def unmerge(
+    doc: dict[str, Any], container: list[str], keys: dict[str, Any], original: dict[str, Any]
+) -> list[str]:
+    """Take our keys out of ``doc`` where they still hold our value; put back what the
+    original file had for them; drop containers that only we created. Returns the
+    keys left alone because someone changed them since."""
+    left: list[str] = []
+    node = node_of(doc, container, create=False)
+    if node is None:
+        return left
+    orig_node = node_of(original, container, create=False) or {}
+    for name, value in keys.items():
+        if name not in node:
+            continue
+        if node[name] != value:
+            left.append(name)
+        elif name in orig_node:
+            node[name] = orig_node[name]
+        else:
+            del node[name]
+    # Remove now-empty containers the original did not have, innermost first.
+    for depth in range(len(container), 0, -1):
+        parent = node_of(doc, container[: depth - 1], create=False)
+        name = container[depth - 1]
+        if parent is None or parent.get(name) != {}:
+            continue
+        if node_of(original, container[:depth], create=False) is None:
+            del parent[name]
+    return left
+
+
+def resolve_targets(fs: Fs, plan: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Where each planned target goes on *this* machine."""
+    out = []
+    arch = _arch()
+    for t in plan["targets"]:
+        only_if = t.get("only_if")
+        if only_if and not fs.exists(only_if):
+            continue
+        paths = [t["path"].replace("{arch}", arch)]
+        if t.get("fallbacks") and paths[0] not in state["files"] and not fs.exists(paths[0]):
+            # A policies.json in /etc/firefox/policies shadows every
+            # distribution/policies.json: never create it when the admin keeps
+            # policies in a distribution file; merge into those instead.
+            found = [f for f in t["fallbacks"] if fs.exists(f)]
+            if found:
+                paths = found
+        for path in paths:
+            out.append(dict(t, path=path))
+    return out
+
+
+def load_state(fs: Fs) -> dict[str, Any]:
+    data = fs.read(STATE_FILE)
+    if data is None:
+        return {"version": 1, "files": {}, "created_dirs": []}
+    try:
+        state = json.loads(data.decode("utf-8"))
+        if not isinstance(state.get("files"), dict):
+            raise ValueError("no files")
+    except (UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise Refused(f"{STATE_FILE} is damaged ({exc}); nothing was changed") from None
+    return dict(state)
+
+
+def save_state(fs: Fs, state: dict[str, Any]) -> None:
+    if not state["files"]:
+        target = fs.p(STATE_FILE)
+        if os.path.exists(target):
+            os.unlink(target)
+        for d in reversed(state.get("state_dirs", [])):
+            with contextlib.suppress(OSError):
+                os.rmdir(fs.p(d))
+        return
+    if "state_dirs" not in state:
+        state["state_dirs"] = []
+        fs.makedirs(os.path.dirname(STATE_FILE), state["state_dirs"])
+    fs.write_atomic(STATE_FILE, dump_doc(state), {"mode": 0o600, "uid": 0, "gid": 0})
+
+
+def install(fs: Fs, plan: dict[str, Any]) -> int:
+    state = load_state(fs)
+    targets = resolve_targets(fs, plan, state)
+    # Phase 1: read and parse everything; refuse before touching anything.
+    work = []
+    for t in targets:
+        path = t["path"]
+        data = fs.read(path)
+        doc = parse_doc(data, fs.p(path), t["container"])
+        work.append((t, data, doc))
+    # Phase 2: write.
+    changed = 0
+    for t, data, doc in work:
+        path = t["path"]
+        entry = state["files"].get(path)
+        first = entry is None
+        if entry is None:
+            entry = {
+                "existed": data is not None,
+                "stat": fs.stat_of(path) if data is not None else None,
+                "container": t["container"],
+                "keys": {},
+                "created_dirs": [],
+            }
+        if first and data is not None:
+            # Keep the admin's original bytes next to the file: uninstall restores them.
+            fs.write_atomic(path + BACKUP_SUFFIX, data, entry["stat"])
+        original: dict[str, Any] = {}
+        if entry["existed"]:
+            original = parse_doc(fs.read(path + BACKUP_SUFFIX), path + BACKUP_SUFFIX, [])
+        # Keys an earlier bundle (e.g. another level) set and this one does not.
+        stale = {k: v for k, v in entry["keys"].items() if k not in t["keys"]}
+        if stale:
+            unmerge(doc, t["container"], stale, original)
+        merge(doc, t["container"], t["keys"])
+        new = dump_doc(doc)
+        if data == new:
+            _say(f"unchanged: {path}")
+        else:
+            if data is None:
+                fs.makedirs(os.path.dirname(path), entry["created_dirs"])
+            fs.write_atomic(path, new, entry["stat"])
+            _say(("updated: " if data is not None else "created: ") + path)
+            changed += 1
+        entry["keys"] = dict(t["keys"])
+        entry["installed_sha256"] = _sha(new)
+        state["files"][path] = entry
+        save_state(fs, state)
+    _say(f"done: {changed} file(s) changed, {len(work) - changed} already in place")
+    if changed:
+        _say("Chromium-family browsers apply this within seconds (Edge: restart);")
+        _say("Firefox must be restarted. Verify in chrome://policy and about:policies.")
+    return 0
+
+
+def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
+    state = load_state(fs)
+    if not state["files"]:
+        _say("nothing to undo: this bundle is not installed here")
+        return 0
+    work = []
+    for path, entry in state["files"].items():
+        data = fs.read(path)
+        doc = parse_doc(data, fs.p(path), entry["container"]) if data is not None else None
+        backup = fs.read(path + BACKUP_SUFFIX) if entry["existed"] else None
+        if entry["existed"] and backup is None:
+            raise Refused(f"backup {fs.p(path + BACKUP_SUFFIX)} is missing; nothing was changed")
+        work.append((path, entry, data, doc, backup))
+    created: list[str] = []
+    for path, entry, data, doc, backup in work:
+        if data is not None and _sha(data) == entry.get("installed_sha256"):
+            # Nobody changed the file since install: put the original bytes back.
+            if backup is not None:
+                fs.write_atomic(path, backup, entry["stat"])
+                _say(f"restored original: {path}")
+            else:
+                os.unlink(fs.p(path))
+                _say(f"removed: {path}")
+        elif data is None:
+            _say(f"already gone: {path}")
+            if backup is not None:
+                fs.write_atomic(path, backup, entry["stat"])
+                _say(f"restored original: {path}")
+        else:
+            # Changed since install: remove only what is ours, keep the rest.
+            assert doc is not None
+            original = parse_doc(backup, path, []) if backup is not None else {}
+            left = unmerge(doc, entry["container"], entry["keys"], original)
+            if not doc and not entry["existed"]:
+                os.unlink(fs.p(path))
+                _say(f"removed: {path}")
+            else:
+                fs.write_atomic(path, dump_doc(doc), fs.stat_of(path))
+                _say(f"removed our settings, kept later changes: {path}")
+            for name in left:
+                _say(f"left alone (changed by someone since install): {name} in {path}")
+        if backup is not None:
+            os.unlink(fs.p(path + BACKUP_SUFFIX))
+        created.extend(entry.get("created_dirs", []))
+        del state["files"][path]
+        save_state(fs, state)
+    # Directories install created, deepest first, once all files are gone.
+    for d in sorted(set(created), key=lambda d: (-d.count("/"), d)):
+        with contextlib.suppress(OSError):
+            os.rmdir(fs.p(d))
+    _say("done: restart Firefox (and Edge) for the change to take effect")
+    return 0
+
+
+def main(argv: list[str], plan: dict[str, Any]) -> int:
+    if len(argv) != 2 or argv[0] not in ("install", "uninstall"):
+        sys.stderr.write(TAG + ": usage: (install|uninstall) ROOT\n")
+        return 2
+    mode, root = argv
+    if root and not os.path.isdir(root):
+        sys.stderr.write(f"{TAG}: root prefix {root!r} is not a directory\n")
+        return 2
+    if not root and hasattr(os, "geteuid") and os.geteuid() != 0:
+        sys.stderr.write(f"{TAG}: run as root (sudo ./{mode}.sh); nothing was changed\n")
+        return 3
+    fs = Fs(root)
+    try:
+        return install(fs, plan) if mode == "install" else uninstall(fs, plan)
+    except Refused as exc:
+        sys.stderr.write(f"{TAG}: refused: {exc}\n")
+        return 4
+    except PermissionError as exc:
+        sys.stderr.write(f"{TAG}: permission denied: {exc} (run as root)\n")
+        return 3
