@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers
@@ -26,10 +26,10 @@ from vpnguard.core.model import (
     PolicyState,
     TunnelMode,
 )
-from vpnguard.core.policy import engine
-from vpnguard.core.policy import registry as regpolicy
-from vpnguard.core.policy.journal import Journal, locked
-from vpnguard.core.policy.registry import Registry
+
+if TYPE_CHECKING:  # the writing machinery is imported only when something is written
+    from vpnguard.core.policy import engine
+    from vpnguard.core.policy.registry import Registry
 from vpnguard.core.policy.status import read_states
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,12 @@ def status(
     host: Host | None = None,
     network: bool = True,
     registry: Registry | None = None,
+    detected: Sequence[Browser] | None = None,
 ) -> StatusReport:
     """Installed browsers with their protection read from disk, and the VPN state."""
     h = _host(root, host)
     resolve_ids(browsers)  # unknown ids are a usage error
-    found = detect_browsers(h, browsers)
+    found = tuple(detected) if detected is not None else detect_browsers(h, browsers)
     states = read_states(h, found, _registry(h, registry))
     report = StatusReport(
         browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
@@ -191,6 +192,10 @@ def _change(
     h: Host,
     registry: Registry | None,
 ) -> ChangeReport:
+    from vpnguard.core.policy import engine
+    from vpnguard.core.policy import registry as regpolicy
+    from vpnguard.core.policy.journal import Journal, locked
+
     resolve_ids(browsers)
     found = detect_browsers(h, browsers)
     if browsers and action == "protect":
@@ -213,7 +218,7 @@ def _change(
     changes = [s.change for s in steps] + [s.change for s in reg_steps]
     # The status after a change skips network detection: hooks want protect fast, and the
     # VPN state is not what changed.
-    after = status(browsers, host=h, network=False, registry=reg)
+    after = status(browsers, host=h, network=False, registry=reg, detected=found)
     changed_ids = {i for c in changes if c.action != "unchanged" for i in c.browsers}
     touched = [b for b in after.browsers if b.browser.id in changed_ids]
     restart = tuple(

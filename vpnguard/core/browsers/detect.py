@@ -51,26 +51,26 @@ def _resolve(host: Host, system_path: str, max_hops: int = 40) -> str:
     return "/" + "/".join(resolved)
 
 
-def _dpkg_versions(host: Host) -> dict[str, str]:
-    path = host.p("/var/lib/dpkg/status")
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return {}
-    versions: dict[str, str] = {}
-    for stanza in text.split("\n\n"):
-        name = version = None
-        installed = False
-        for line in stanza.splitlines():
-            if line.startswith("Package: "):
-                name = line[9:].strip()
-            elif line.startswith("Version: "):
-                version = line[9:].strip()
-            elif line.startswith("Status: "):
-                installed = line.rstrip().endswith(" installed")
-        if name and version and installed:
-            versions[name] = version
-    return versions
+def _dpkg_version(status: bytes, package: str) -> str | None:
+    """The installed version of one package, from dpkg's status file.
+
+    Only the package's own stanza is parsed: the file is megabytes on a desktop.
+    """
+    start = status.find(b"\nPackage: " + package.encode() + b"\n")
+    if start < 0:
+        if not status.startswith(b"Package: " + package.encode() + b"\n"):
+            return None
+        start = 0
+    end = status.find(b"\n\n", start + 1)
+    stanza = status[start : end if end >= 0 else len(status)].decode("utf-8", "replace")
+    version = None
+    installed = False
+    for line in stanza.splitlines():
+        if line.startswith("Version: "):
+            version = line[9:].strip()
+        elif line.startswith("Status: "):
+            installed = line.rstrip().endswith(" installed")
+    return version if installed else None
 
 
 class _Versions:
@@ -78,14 +78,18 @@ class _Versions:
 
     def __init__(self, host: Host) -> None:
         self._host = host
-        self._dpkg: dict[str, str] | None = None
+        self._status: bytes | None = None
 
     def dpkg(self, packages: Iterable[str]) -> str | None:
-        if self._dpkg is None:
-            self._dpkg = _dpkg_versions(self._host)
+        if self._status is None:
+            try:
+                self._status = self._host.p("/var/lib/dpkg/status").read_bytes()
+            except OSError:
+                self._status = b""
         for pkg in packages:
-            if pkg in self._dpkg:
-                return self._dpkg[pkg]
+            version = _dpkg_version(self._status, pkg)
+            if version is not None:
+                return version
         return None
 
 
@@ -142,11 +146,23 @@ def policy_dirs_from_binary(path: Path) -> tuple[str, ...]:
 
 
 def _running_names(host: Host) -> set[str]:
+    """Names of running processes (only on the live system, not in a fake root)."""
     if not host.is_live:
         return set()
+    if host.os is OS.LINUX and os.path.isdir("/proc/self"):
+        # /proc/PID/comm is what psutil reads for the name, without its per-process cost.
+        names: set[str] = set()
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    with open(f"/proc/{pid}/comm", "rb") as fh:
+                        names.add(fh.read().strip().decode("utf-8", "replace"))
+                except OSError:
+                    continue
+        return names
     import psutil
 
-    names: set[str] = set()
+    names = set()
     for proc in psutil.process_iter(["name", "exe"]):
         info = proc.info
         if info.get("name"):

@@ -18,10 +18,9 @@ from vpnguard.core.host import Host
 from vpnguard.core.model import Browser, Level, TargetKind
 from vpnguard.core.policy import fsio, render
 from vpnguard.core.policy.journal import Entry, Journal
+from vpnguard.core.policy.levels import OWN_FILE
 
 log = logging.getLogger(__name__)
-
-OWN_FILE = "vpnguard.json"
 
 
 @dataclasses.dataclass(frozen=True)

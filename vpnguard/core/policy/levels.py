@@ -16,6 +16,9 @@ from typing import Any
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.model import Family, Level
 
+# vpnguard's own file in each Chromium managed-policy directory.
+OWN_FILE = "vpnguard.json"
+
 CHROMIUM_VALUES: dict[Level, str] = {
     Level.STRICT: "disable_non_proxied_udp",
     Level.BALANCED: "default_public_interface_only",

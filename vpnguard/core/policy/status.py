@@ -25,8 +25,12 @@ from vpnguard.core.model import (
     TargetKind,
     TargetState,
 )
-from vpnguard.core.policy.engine import OWN_FILE
-from vpnguard.core.policy.levels import CHROMIUM_VALUES, chromium_level_of, firefox_level_of
+from vpnguard.core.policy.levels import (
+    CHROMIUM_VALUES,
+    OWN_FILE,
+    chromium_level_of,
+    firefox_level_of,
+)
 
 if TYPE_CHECKING:
     from vpnguard.core.policy.registry import Registry
