@@ -10,6 +10,7 @@ saying why is not believable.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 
@@ -87,30 +88,34 @@ def has_routable_address(addresses: tuple[str, ...]) -> bool:
 
 # (pattern, vpn_type) tried in order against InterfaceDescription; the first
 # match wins, so brand names come before the generic drivers they ship.
-_WINDOWS_VPN: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.IGNORECASE), t)
-    for p, t in (
-        (r"nordlynx", "nordlynx"),
-        (r"mullvad", "mullvad"),
-        (r"proton\s*vpn", "proton"),
-        (r"cloudflare\s*warp", "cloudflare-warp"),
-        (r"tailscale", "tailscale"),
-        (r"zerotier", "zerotier"),
-        (r"wireguard", "wireguard"),
-        (r"openvpn data channel offload", "openvpn"),
-        (r"tap-windows|tap-win32|\btap-", "openvpn"),
-        (r"wintun", "wintun"),
-        (r"cisco anyconnect|cisco secure client|cisco systems vpn", "cisco-anyconnect"),
-        (r"fortinet|forticlient", "fortinet"),
-        (r"pangp|globalprotect|palo alto", "globalprotect"),
-        (r"juniper|pulse secure|ivanti", "juniper"),
-        (r"sonicwall", "sonicwall"),
-        (r"check point|checkpoint", "checkpoint"),
-        (r"expressvpn", "expressvpn"),
-        (r"surfshark", "surfshark"),
-        (r"private internet access", "pia"),
-    )
+_WINDOWS_VPN_SOURCE: tuple[tuple[str, str], ...] = (
+    (r"nordlynx", "nordlynx"),
+    (r"mullvad", "mullvad"),
+    (r"proton\s*vpn", "proton"),
+    (r"cloudflare\s*warp", "cloudflare-warp"),
+    (r"tailscale", "tailscale"),
+    (r"zerotier", "zerotier"),
+    (r"wireguard", "wireguard"),
+    (r"openvpn data channel offload", "openvpn"),
+    (r"tap-windows|tap-win32|\btap-", "openvpn"),
+    (r"wintun", "wintun"),
+    (r"cisco anyconnect|cisco secure client|cisco systems vpn", "cisco-anyconnect"),
+    (r"fortinet|forticlient", "fortinet"),
+    (r"pangp|globalprotect|palo alto", "globalprotect"),
+    (r"juniper|pulse secure|ivanti", "juniper"),
+    (r"sonicwall", "sonicwall"),
+    (r"check point|checkpoint", "checkpoint"),
+    (r"expressvpn", "expressvpn"),
+    (r"surfshark", "surfshark"),
+    (r"private internet access", "pia"),
 )
+
+
+@functools.cache
+def _windows_vpn() -> tuple[tuple[re.Pattern[str], str], ...]:
+    # Compiled on first use: Linux and macOS never pay for Windows' patterns.
+    return tuple((re.compile(p, re.IGNORECASE), t) for p, t in _WINDOWS_VPN_SOURCE)
+
 
 # Windows' own RAS miniports exist on every machine; they are a VPN only once
 # a connection gives them an address.
@@ -153,7 +158,7 @@ def _classify_windows(f: InterfaceFacts) -> Classification:
         return Classification(
             InterfaceKind.VIRTUAL, f"{where} is an idle built-in VPN miniport (no address)"
         )
-    for pattern, vpn_type in _WINDOWS_VPN:
+    for pattern, vpn_type in _windows_vpn():
         if pattern.search(desc):
             return Classification(InterfaceKind.VPN, f"{where} is a {vpn_type} adapter", vpn_type)
     if _WINDOWS_VIRTUAL.search(desc):

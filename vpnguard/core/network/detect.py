@@ -20,7 +20,7 @@ import struct
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 
@@ -29,7 +29,9 @@ from vpnguard.core.model import OS, NetInterface, NetworkState, Route
 from vpnguard.core.network import routes as _routes
 from vpnguard.core.network.classify import InterfaceFacts, classify
 from vpnguard.core.network.tunnel import decide
-from vpnguard.core.network.windows import WindowsAdapter, windows_adapters
+
+if TYPE_CHECKING:
+    from vpnguard.core.network.windows import WindowsAdapter
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +232,11 @@ def detect_network(
     """
     host = host or Host.current()
     addrs, stats = _psutil_interfaces()
-    windows = windows_adapters() if host.os is OS.WINDOWS and sys.platform == "win32" else None
+    windows = None
+    if host.os is OS.WINDOWS and sys.platform == "win32":
+        from vpnguard.core.network.windows import windows_adapters
+
+        windows = windows_adapters()
     live_linux = host.is_live and host.os is OS.LINUX and sys.platform.startswith("linux")
     facts = gather_facts(
         host, addrs, stats, windows=windows, driver_of=ethtool_driver if live_linux else None

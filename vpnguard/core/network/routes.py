@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import logging
 import os
-import shutil
 import socket
 import struct
-import subprocess
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -198,6 +195,8 @@ def netlink_route_get(dest: str, timeout: float = 1.0) -> dict[str, Any] | None:
 
 def parse_ip_route_get(text: str) -> dict[str, Any] | None:
     """Parse ``ip -j route get ADDR`` output into ``{dev, prefsrc, gateway, table}`` (pure)."""
+    import json  # the fallback path only: keep `vpnguard status` start-up light
+
     text = text.strip()
     if not text:
         return None
@@ -223,6 +222,9 @@ def parse_ip_route_get(text: str) -> dict[str, Any] | None:
 
 def ip_route_get(dest: str, timeout: float = 1.0) -> dict[str, Any] | None:
     """Run ``ip -j route get DEST`` with a bounded timeout; None when no route or no ``ip``."""
+    import shutil
+    import subprocess
+
     ip_bin = shutil.which("ip") or next(
         (p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if os.path.exists(p)), None
     )
