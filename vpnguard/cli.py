@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "protect": ("vpnguard.commands.protect", "write WebRTC policy for installed browsers"),
     "unprotect": ("vpnguard.commands.unprotect", "undo exactly what protect wrote"),
     "export": ("vpnguard.commands.export", "write an admin policy bundle (Linux, Windows, macOS)"),
+    "gui": ("vpnguard.commands.gui", "open the desktop app"),
 }
 
 EPILOG = """exit codes:

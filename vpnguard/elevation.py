@@ -1,0 +1,174 @@
+"""How an unprivileged program (the desktop app) asks the privileged helper to act.
+
+Qt-free. Building the command (:func:`plan`) is separate from running it
+(:func:`run_plan`), so the Windows and macOS paths are tested on Linux as
+argument lists without running anything. See :mod:`vpnguard.privileged` for
+what the helper accepts and why a caller cannot choose paths.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vpnguard.core.errors import ExitCode, NeedsElevationError, RefusedError, VpnguardError
+from vpnguard.core.host import current_os
+from vpnguard.core.model import OS
+
+#: Where the Linux package installs the helper; the polkit action's
+#: ``org.freedesktop.policykit.exec.path`` annotation names this exact path.
+LINUX_HELPER = "/usr/libexec/vpnguard/vpnguard-helper"
+POLKIT_ACTION = "org.vpnguard.protect"
+PKEXEC_CANCELLED = 126  # the user dismissed the authentication dialog
+PKEXEC_NOT_AUTHORIZED = 127  # not authorized (or no polkit agent could ask)
+WINDOWS_CANCELLED = 1223  # ERROR_CANCELLED: the user said no to UAC
+HELPER_TIMEOUT_S = 300.0  # the user may take a while to type a password
+
+
+class ElevationCancelled(VpnguardError):
+    exit_code = ExitCode.PERMISSION
+    kind = "cancelled"
+
+
+class ElevationDenied(VpnguardError):
+    exit_code = ExitCode.PERMISSION
+    kind = "not_authorized"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One command to run: the argument list, what goes to stdin, and how it elevates."""
+
+    method: str  # "pkexec" | "runas" | "osascript" | "direct"
+    argv: tuple[str, ...]
+    stdin: bytes | None
+
+
+def request(op: str, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
+    """The JSON request the helper accepts (see :func:`vpnguard.privileged.parse_request`)."""
+    doc: dict[str, Any] = {"version": 1, "op": op}
+    if op == "protect":
+        doc["level"] = level or "strict"
+    if browsers:
+        doc["browsers"] = list(browsers)
+    return json.dumps(doc).encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
+def helper_command(python: str = sys.executable, installed: str = LINUX_HELPER) -> tuple[str, ...]:
+    """The packaged helper when installed (the polkit action matches it), else this Python."""
+    if os.path.isfile(installed) and os.access(installed, os.X_OK):
+        return (installed,)
+    return (python, "-I", "-m", "vpnguard.privileged")
+
+
+def plan_linux(req: bytes, helper: Sequence[str], pkexec: str = "pkexec") -> Plan:
+    return Plan("pkexec", (pkexec, "--disable-internal-agent", *helper), req)
+
+
+def _ps_quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def plan_windows(req: bytes, python: str) -> Plan:
+    """UAC: Start-Process -Verb RunAs cannot pass stdin, so the request goes base64url-encoded."""
+    args = ", ".join(
+        _ps_quote(a) for a in ("-I", "-m", "vpnguard.privileged", "--request", _b64(req))
+    )
+    script = (
+        "try { $p = Start-Process -FilePath "
+        + _ps_quote(python)
+        + f" -ArgumentList {args} -Verb RunAs -Wait -PassThru -WindowStyle Hidden; "
+        "exit $p.ExitCode } catch { exit " + str(WINDOWS_CANCELLED) + " }"
+    )
+    return Plan(
+        "runas",
+        ("powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script),
+        None,
+    )
+
+
+def _as_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def plan_macos(req: bytes, python: str) -> Plan:
+    """osascript's admin prompt; ``quoted form of`` keeps the interpreter path one word."""
+    script = (
+        f"do shell script (quoted form of {_as_quote(python)}) & "
+        f'" -I -m vpnguard.privileged --request {_b64(req)}" with administrator privileges'
+    )
+    return Plan("osascript", ("/usr/bin/osascript", "-e", script), None)
+
+
+def plan(req: bytes, os_: OS | None = None, python: str = sys.executable) -> Plan:
+    the_os = os_ or current_os()
+    if the_os is OS.WINDOWS:
+        return plan_windows(req, python)
+    if the_os is OS.MACOS:
+        return plan_macos(req, python)
+    return plan_linux(req, helper_command(python))
+
+
+Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
+
+
+def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
+    """Run the plan; the helper's JSON answer, or a :class:`VpnguardError` a person understands."""
+    if p.method == "pkexec" and shutil.which(p.argv[0]) is None and runner is subprocess.run:
+        raise NeedsElevationError(
+            "pkexec is not installed: install the 'pkexec' package (polkit) to let vpnguard "
+            "ask for your password, or run 'sudo vpnguard protect' in a terminal"
+        )
+    try:
+        proc = runner(
+            list(p.argv), input=p.stdin, capture_output=True, timeout=HELPER_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise RefusedError(
+            "the administrator prompt was not answered in time; nothing changed"
+        ) from None
+    except OSError as exc:
+        raise NeedsElevationError(f"could not start {p.argv[0]}: {exc}") from None
+    out = proc.stdout.decode("utf-8", "replace").strip()
+    doc: dict[str, Any] | None = None
+    if out:
+        try:
+            parsed = json.loads(out.splitlines()[-1])
+            doc = parsed if isinstance(parsed, dict) else None
+        except ValueError:
+            doc = None
+    if doc is None:
+        if p.method == "pkexec" and proc.returncode == PKEXEC_CANCELLED:
+            raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+        if p.method == "pkexec" and proc.returncode == PKEXEC_NOT_AUTHORIZED:
+            raise ElevationDenied(
+                "Not authorized: your account may not change browser policy, or no "
+                "authentication agent was available to ask for a password. Nothing was changed."
+            )
+        if p.method == "runas" and proc.returncode == WINDOWS_CANCELLED:
+            raise ElevationCancelled("You declined the administrator prompt. Nothing was changed.")
+        if p.method == "osascript" and b"-128" in proc.stderr:  # "User canceled."
+            raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise VpnguardError(
+            f"the privileged helper failed (exit {proc.returncode}): {err or 'no output'}"
+        )
+    if doc.get("ok") is False:
+        e = doc.get("error") or {}
+        exc = VpnguardError(str(e.get("message", "the helper refused")))
+        code = e.get("exit_code", ExitCode.INTERNAL)
+        exc.exit_code = ExitCode(code) if code in ExitCode._value2member_map_ else ExitCode.INTERNAL
+        exc.kind = str(e.get("kind", "internal_error"))
+        raise exc
+    return doc

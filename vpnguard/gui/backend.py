@@ -1,0 +1,331 @@
+"""What the window asks of the core, in one object the tests can point at a fake tree.
+
+No Qt here: every method blocks and is meant to run on a worker thread.
+Reading (status, previews) happens in this process; writing goes through a
+:class:`Writer`: in-process for a fake ``--root`` (the user owns that tree),
+or the privileged helper behind pkexec/UAC/osascript for the live system.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from vpnguard.core.browsers.catalog import BY_ID
+from vpnguard.core.errors import NeedsElevationError, VpnguardError
+from vpnguard.core.model import Browser, Family, NetworkState, Protection
+
+log = logging.getLogger(__name__)
+
+NetworkProvider = Callable[[], NetworkState | None]
+CheckProgress = Callable[[str, str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    path: str
+    action: str  # create | modify | restore | remove | unchanged
+    browsers: tuple[str, ...]
+    detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """A protect/unprotect (or its preview), in the terms the window shows."""
+
+    action: str
+    level: str | None
+    dry_run: bool
+    changes: tuple[Change, ...]
+    notices: tuple[str, ...]
+    restart_needed: tuple[str, ...]
+    exact: bool = True  # False: a preview made without rights to read vpnguard's journal
+    elevated: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return any(c.action != "unchanged" for c in self.changes)
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any], *, elevated: bool = False) -> Outcome:
+        return cls(
+            action=str(doc["action"]),
+            level=doc.get("level"),
+            dry_run=bool(doc.get("dry_run")),
+            changes=tuple(
+                Change(c["path"], c["action"], tuple(c["browsers"]), c.get("detail", ""))
+                for c in doc.get("changes", ())
+            ),
+            notices=tuple(doc.get("notices", ())),
+            restart_needed=tuple(doc.get("restart_needed", ())),
+            elevated=elevated,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One browser's leak-check verdict (normalized from the leak checker's report)."""
+
+    browser_id: str
+    name: str
+    verdict: str  # pass | leak | webrtc_disabled | inconclusive | error | skipped
+    reason: str
+    candidates: tuple[str, ...] = ()
+    details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckOutcome:
+    results: tuple[CheckResult, ...]
+    network_detail: str = ""
+    duration_ms: float = 0.0
+
+    @property
+    def leak(self) -> bool:
+        return any(r.verdict == "leak" for r in self.results)
+
+
+class Writer(Protocol):
+    elevated: bool
+
+    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome: ...
+
+
+class DirectWriter:
+    """Writes in this process: for a fake root, or a process that already has the rights."""
+
+    elevated = False
+
+    def __init__(self, root: str | None) -> None:
+        self.root = root
+
+    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
+        from vpnguard.core import service
+
+        if op == "protect":
+            report = service.protect(level or "strict", browsers, root=self.root)
+        else:
+            report = service.unprotect(browsers, root=self.root)
+        return Outcome.from_json(report.to_json())
+
+
+class HelperWriter:
+    """Asks the privileged helper (pkexec / UAC / osascript); see vpnguard.elevation."""
+
+    elevated = True
+
+    def __init__(self, run: Callable[[bytes], dict[str, Any]] | None = None) -> None:
+        self._run = run
+
+    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
+        from vpnguard import elevation
+
+        req = elevation.request(op, level, browsers)
+        doc = self._run(req) if self._run else elevation.run_plan(elevation.plan(req))
+        return Outcome.from_json(doc, elevated=True)
+
+
+class Checker(Protocol):
+    def available(self) -> str | None:
+        """None when checks can run, else why not (shown to the user)."""
+
+    def check(
+        self,
+        browsers: Sequence[Browser],
+        network: NetworkState | None,
+        progress: CheckProgress,
+        *,
+        interactive: bool = False,
+        stun: Sequence[str] = (),
+    ) -> CheckOutcome: ...
+
+
+class LeakChecker:
+    """The leak-check engine (``vpnguard.core.leakcheck.run_check``), when installed."""
+
+    def __init__(self, root: str | None = None, timeout: float = 30.0) -> None:
+        self.root = root
+        self.timeout = timeout
+
+    def available(self) -> str | None:
+        try:
+            from vpnguard.core.leakcheck import run_check  # noqa: F401
+        except ImportError:
+            return "The leak check is not part of this build of vpnguard yet."
+        return None
+
+    def check(
+        self,
+        browsers: Sequence[Browser],
+        network: NetworkState | None,
+        progress: CheckProgress,
+        *,
+        interactive: bool = False,
+        stun: Sequence[str] = (),
+    ) -> CheckOutcome:
+        import webbrowser
+
+        from vpnguard.core.host import Host
+        from vpnguard.core.leakcheck import DEFAULT_STUN, run_check
+        from vpnguard.core.network import detect_network
+
+        host = Host.current(self.root)
+        net = network if network is not None else detect_network(host)
+        report = run_check(
+            host,
+            () if interactive else tuple(browsers),
+            net,
+            stun=tuple(stun) or DEFAULT_STUN,
+            timeout=self.timeout,
+            progress=progress,
+            interactive=interactive,
+            open_url=webbrowser.open,
+        )
+        results = tuple(
+            CheckResult(
+                b.browser_id,
+                b.name,
+                b.verdict.value,
+                b.reason,
+                tuple(b.candidates),
+                b.to_json(),
+            )
+            for b in report.browsers
+        )
+        detail = report.network.detail if report.network else ""
+        return CheckOutcome(results, detail, report.duration_ms)
+
+
+class Backend:
+    """Status, previews, protect/unprotect and checks for one machine or fake tree.
+
+    ``network`` replaces network detection (a fake tree has no network of its
+    own; tests and screenshots pass a fixed state). ``running`` marks browser
+    ids as running, for fake trees, whose process table is not part of a tree.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        *,
+        network: NetworkProvider | None = None,
+        writer: Writer | None = None,
+        checker: Checker | None = None,
+        running: frozenset[str] = frozenset(),
+    ) -> None:
+        self.root = root
+        self._network = network
+        if writer is None:
+            is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+            writer = DirectWriter(root) if root is not None or is_root else HelperWriter()
+        self.writer = writer
+        self.checker: Checker = checker if checker is not None else LeakChecker(root)
+        self.running = running
+
+    def _detected(self) -> tuple[Browser, ...] | None:
+        if not self.running:
+            return None
+        from vpnguard.core.browsers.detect import detect_browsers
+        from vpnguard.core.host import Host
+
+        found = detect_browsers(Host.current(self.root))
+        return tuple(
+            dataclasses.replace(b, running=b.running or b.id in self.running) for b in found
+        )
+
+    def status(self) -> Any:
+        """A :class:`vpnguard.core.service.StatusReport` (network from ``network`` if given)."""
+        from vpnguard.core import service
+
+        t0 = time.perf_counter()
+        report = service.status(
+            root=self.root, network=self._network is None, detected=self._detected()
+        )
+        if self._network is not None:
+            report = dataclasses.replace(report, network=self._network())
+            report = dataclasses.replace(report, warnings=service._warnings(report))
+        log.debug("status in %.0f ms", (time.perf_counter() - t0) * 1000)
+        return report
+
+    def preview(self, op: str, level: str | None, status: Any = None) -> Outcome:
+        """What ``op`` would do, without writing (``dry_run``)."""
+        from vpnguard.core import service
+
+        try:
+            if op == "protect":
+                report = service.protect(level or "strict", dry_run=True, root=self.root)
+            else:
+                report = service.unprotect(dry_run=True, root=self.root)
+        except NeedsElevationError:
+            # vpnguard's journal and lock are root's: say what we can from the read-back.
+            return self._approximate(op, level, status or self.status())
+        out = Outcome.from_json(report.to_json())
+        return self._with_running(out, op)
+
+    def _with_running(self, out: Outcome, op: str) -> Outcome:
+        """Add restart notices for browsers marked running by ``running`` (fake trees)."""
+        if not self.running:
+            return out
+        touched = {i for c in out.changes if c.action != "unchanged" for i in c.browsers}
+        extra = tuple(
+            i
+            for i in sorted(touched & self.running)
+            if BY_ID[i].restart_to_apply and i not in out.restart_needed
+        )
+        notes = tuple(f"{BY_ID[i].name} is running: restart it to apply the change." for i in extra)
+        return dataclasses.replace(
+            out, restart_needed=out.restart_needed + extra, notices=out.notices + notes
+        )
+
+    def _approximate(self, op: str, level: str | None, status: Any) -> Outcome:
+        from vpnguard.core.policy.engine import file_of
+
+        changes: list[Change] = []
+        restart: list[str] = []
+        notices: list[str] = []
+        chromium = False
+        for b in status.browsers:
+            prot = b.policy.protection
+            if b.browser.self_managed or prot is Protection.UNSUPPORTED:
+                continue
+            if op == "unprotect" and prot is Protection.NONE:
+                continue
+            if op == "protect" and prot.value == level:
+                continue
+            chromium = chromium or b.browser.family is Family.CHROMIUM
+            for t in b.browser.targets:
+                changes.append(
+                    Change(file_of(t.kind, t.location), "modify", (b.browser.id,), "estimated")
+                )
+            if b.browser.running and BY_ID[b.browser.id].restart_to_apply:
+                restart.append(b.browser.id)
+                notices.append(f"{b.browser.name} is running: restart it to apply the change.")
+        if op == "protect" and chromium:
+            notices.insert(
+                0,
+                "Chrome, Chromium and Edge will show 'Managed by your organization': that is "
+                "this policy, nothing else.",
+            )
+        return Outcome(op, level, True, tuple(changes), tuple(notices), tuple(restart), exact=False)
+
+    def apply(self, op: str, level: str | None) -> Outcome:
+        out = self.writer.apply(op, level, None)
+        return self._with_running(out, op)
+
+    def check(
+        self,
+        browsers: Sequence[Browser],
+        network: NetworkState | None,
+        progress: CheckProgress,
+        *,
+        interactive: bool = False,
+        stun: Sequence[str] = (),
+    ) -> CheckOutcome:
+        reason = self.checker.available()
+        if reason:
+            raise VpnguardError(reason)
+        return self.checker.check(browsers, network, progress, interactive=interactive, stun=stun)
