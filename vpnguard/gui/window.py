@@ -630,7 +630,8 @@ class MainWindow(QMainWindow):
         )
 
     def _check_progress(self, browser_id: str, phase: str) -> None:
-        self.list.set_phase(browser_id, phase)
+        if self.checking:  # a late progress report never overwrites a verdict
+            self.list.set_phase(browser_id, phase)
 
     def _check_failed(self, exc: BaseException) -> None:
         self.checking = False

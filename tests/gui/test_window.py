@@ -1,0 +1,249 @@
+"""The window against a real core run on fake Debian trees."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from vpnguard.core.errors import NeedsElevationError
+from vpnguard.core.model import Protection
+from vpnguard.gui import demo
+from vpnguard.gui.backend import Backend
+from vpnguard.gui.window import COL_CHECK, COL_PROTECTION, COL_RUNNING, COL_VERSION
+
+CHROMIUM_FILE = "etc/chromium/policies/managed/vpnguard.json"
+FIREFOX_FILE = "etc/firefox/policies/policies.json"
+
+
+def test_shows_detected_browsers_and_network(make_window: Any) -> None:
+    w = make_window(network="full")
+    w.refresh()
+    assert list(w.list.items) == ["chromium", "firefox-esr"]
+    chromium = w.list.items["chromium"]
+    assert chromium.text(COL_VERSION).startswith("156.0")
+    assert w.list.items["firefox-esr"].text(COL_VERSION).startswith("153.7")
+    assert chromium.text(COL_PROTECTION) == "Not protected"
+    assert chromium.text(COL_RUNNING) == "—"
+    assert w.vpn.headline.text() == "WireGuard wg0 is up and carries your internet traffic."
+    assert w.overall_state() == "unprotected"
+    assert w.undo_button.isEnabled() is False
+    assert w.protect_button.isEnabled()
+
+
+def test_split_tunnel_is_said_plainly(make_window: Any) -> None:
+    w = make_window(network="split")
+    w.refresh()
+    assert "bypasses it (split tunnel)" in w.vpn.headline.text()
+    assert "Balanced does not hold" in w.vpn.sub.text()
+    w.vpn.toggle.setChecked(True)
+    assert "eth0" in w.vpn.details.text() and "outside the VPN" in w.vpn.details.text()
+
+
+def test_protect_writes_files_then_undo_restores(
+    make_window: Any, tree: Path, prompter: Any
+) -> None:
+    # An admin's own Firefox policy that must survive protect and undo byte for byte.
+    admin = tree / FIREFOX_FILE
+    admin.parent.mkdir(parents=True)
+    original = b'{"policies": {"DisableTelemetry": true}}\n'
+    admin.write_bytes(original)
+    w = make_window()
+    w.refresh()
+    w.protect()
+    _title, text, details = prompter.confirms[-1]
+    assert "strict" in text and "Chromium" in text and "Firefox ESR" in text
+    assert "Managed by your organization" in details
+    assert CHROMIUM_FILE.split("/")[-1] in details
+    chromium = json.loads((tree / CHROMIUM_FILE).read_text())
+    assert chromium == {"WebRtcIPHandling": "disable_non_proxied_udp"}
+    ff = json.loads(admin.read_text())["policies"]
+    assert ff["DisableTelemetry"] is True
+    assert ff["Preferences"]["media.peerconnection.ice.proxy_only"]["Status"] == "locked"
+    assert w.list.items["chromium"].text(COL_PROTECTION) == "Strict"
+    assert w.overall_state() == "protected"
+    assert w.undo_button.isEnabled()
+
+    w.unprotect()
+    assert "restore exactly" in prompter.confirms[-1][1]
+    assert not (tree / CHROMIUM_FILE).exists()
+    assert admin.read_bytes() == original
+    assert w.list.items["chromium"].text(COL_PROTECTION) == "Not protected"
+    assert prompter.errors == []
+
+
+def test_cancel_changes_nothing(make_window: Any, tree: Path, prompter: Any) -> None:
+    prompter.answer = False
+    w = make_window()
+    w.refresh()
+    w.protect()
+    assert prompter.confirms
+    assert not (tree / CHROMIUM_FILE).exists()
+    assert "nothing was changed" in w.statusBar().currentMessage()
+
+
+def test_balanced_explained_and_restart_offered(
+    make_window: Any, tree: Path, prompter: Any
+) -> None:
+    w = make_window(network="split", running=frozenset({"firefox-esr"}))
+    w.refresh()
+    w.level.setCurrentIndex(1)
+    assert "Does NOT hold in a split tunnel" in w.level_help.text()
+    w.protect()
+    details = prompter.confirms[-1][2]
+    assert "'balanced' does not hold in a split tunnel" in details
+    assert "Firefox ESR is running: restart it" in details
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Balanced"
+    assert w.list.itemWidget(w.list.items["firefox-esr"], 5) is not None  # Restart needed…
+    assert any("Restart needed" in t for t, _, _ in prompter.infos)
+    assert any("balanced" in warning for warning in w.report.warnings)
+    # Restarting a browser of a file tree is refused with a message, nothing killed.
+    w.restart_browser("firefox-esr")
+    assert "not to this computer" in prompter.errors[-1][1].message
+
+
+def test_check_runs_in_background_and_loop_keeps_ticking(make_window: Any, qtbot: Any) -> None:
+    checker = demo.SimulatedChecker({"chromium": "leak"}, seconds=0.6)
+    w = make_window(sync=False, checker=checker)
+    w.show()
+    qtbot.waitUntil(lambda: w.report is not None, timeout=10000)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    phases: list[str] = []
+    w.list.itemChanged.connect(lambda item, col: phases.append(item.text(col)))
+    timer.start()
+    w.check()
+    assert w.check_button.isEnabled() is False  # busy while checking
+    qtbot.waitUntil(lambda: not w.checking, timeout=10000)
+    timer.stop()
+    stall = max(b - a for a, b in itertools.pairwise(ticks))
+    assert len(ticks) > 50
+    assert stall < 0.1, f"event loop stalled {stall * 1000:.0f} ms"
+    assert w.list.items["chromium"].text(COL_CHECK) == "Leak found"
+    assert w.list.items["firefox-esr"].text(COL_CHECK) == "No leak"
+    assert w.overall_state() == "leak"
+    assert "Leak found in Chromium" in w.check_summary.text()
+
+
+def test_check_shows_progress_per_browser(make_window: Any, qtbot: Any) -> None:
+    seen: list[tuple[str, str]] = []
+    w = make_window(sync=False)
+    w.refresh()
+    qtbot.waitUntil(lambda: w.report is not None, timeout=10000)
+    orig = w.list.set_phase
+    w.list.set_phase = lambda b, p: (seen.append((b, p)), orig(b, p))  # type: ignore[method-assign]
+    w.check()
+    qtbot.waitUntil(lambda: not w.checking, timeout=10000)
+    for bid in ("chromium", "firefox-esr"):
+        assert [p for b, p in seen if b == bid][-4:] == [
+            "launching",
+            "waiting",
+            "reported",
+            "judged",
+        ]
+    w.show_details("chromium")
+    assert w.prompter.dialogs  # details view opened
+
+
+class Denied:
+    elevated = True
+
+    def apply(self, op: str, level: str | None, browsers: Any) -> Any:
+        raise NeedsElevationError("cannot write /etc/chromium/policies/managed: run as root")
+
+
+def test_errors_surface_as_messages(make_window: Any, tree: Path, prompter: Any) -> None:
+    backend = Backend(str(tree), network=lambda: demo.network("none"), writer=Denied())
+    w = make_window(backend=backend)
+    w.refresh()
+    w.protect()
+    title, exc = prompter.errors[-1]
+    assert title == "Protection failed"
+    from vpnguard.gui.dialogs import describe_error
+
+    text, detail = describe_error(exc)
+    assert text.startswith("Cannot write")
+    assert "exit code: 3" in detail
+    assert not (tree / CHROMIUM_FILE).exists()
+
+
+def test_unexpected_error_has_a_readable_message(make_window: Any, tmp_path: Path) -> None:
+    w = make_window()
+    w.backend.status = lambda: 1 / 0  # type: ignore[method-assign]
+    w.refresh()
+    from vpnguard.gui.dialogs import describe_error
+
+    text, detail = describe_error(w.last_error)
+    assert "Something went wrong" in text and "ZeroDivisionError" in detail
+
+
+def test_missing_leak_checker_is_explained(make_window: Any) -> None:
+    class NoChecker:
+        def available(self) -> str:
+            return "The leak check is not part of this build of vpnguard yet."
+
+    w = make_window(checker=NoChecker())
+    w.refresh()
+    assert not w.check_button.isEnabled()
+    assert "not part of this build" in w.check_summary.text()
+
+
+def test_preview_without_rights_is_estimated(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vpnguard.core import service
+
+    def denied(*a: Any, **k: Any) -> Any:
+        raise NeedsElevationError("cannot create vpnguard's state")
+
+    backend = Backend(str(tree), network=lambda: None)
+    status = backend.status()
+    monkeypatch.setattr(service, "protect", denied)
+    out = backend.preview("protect", "strict", status)
+    assert not out.exact
+    assert {c.path for c in out.changes} == {
+        "/etc/chromium/policies/managed/vpnguard.json",
+        "/etc/firefox/policies/policies.json",
+    }
+    assert any("Managed by your organization" in n for n in out.notices)
+
+
+def test_window_state_is_remembered(make_window: Any, tmp_path: Path) -> None:
+    w = make_window()
+    w.resize(700, 500)
+    w.show()
+    w.close()
+    w2 = make_window()
+    assert (w2.width(), w2.height()) == (700, 500)
+    assert (tmp_path / "cfg" / "gui.ini").is_file()
+
+
+def test_keyboard_and_accessible_names(make_window: Any) -> None:
+    w = make_window()
+    w.refresh()
+    for widget in (w.protect_button, w.undo_button, w.check_button, w.own_button, w.level, w.list):
+        assert widget.accessibleName()
+    assert "&" in w.protect_button.text() and "&" in w.check_button.text()
+    assert w.protect_button.isDefault()
+
+
+def test_tray_is_optional(make_window: Any) -> None:
+    from vpnguard.gui.tray import Tray, make_tray
+
+    w = make_window()
+    assert make_tray(w) is None  # offscreen has no tray: the app works without one
+    tray = Tray(w)
+    w.refresh()
+    w.protect()
+    assert "protected" in tray.toolTip()
+
+
+def test_protection_text_covers_every_state() -> None:
+    from vpnguard.gui.window import PROTECTION_TEXT
+
+    assert set(PROTECTION_TEXT) == set(Protection)
