@@ -102,6 +102,7 @@ def test_balanced_explained_and_restart_offered(
     assert w.list.itemWidget(w.list.items["firefox-esr"], 5) is not None  # Restart needed…
     assert any("Restart needed" in t for t, _, _ in prompter.infos)
     assert any("balanced" in warning for warning in w.report.warnings)
+    assert w.overall_state() == "unprotected"  # balanced does not hold in a split tunnel
     # Restarting a browser of a file tree is refused with a message, nothing killed.
     w.restart_browser("firefox-esr")
     assert "not to this computer" in prompter.errors[-1][1].message

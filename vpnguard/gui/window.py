@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -147,9 +147,7 @@ class VpnPanel(QFrame):
                     f"<li>{label} internet route: {html.escape(r.interface or '?')} from "
                     f"{html.escape(r.source or '?')} ({via})</li>"
                 )
-        self.details.setText(
-            "<p>Interfaces:</p><ul>" + "".join(rows) + "</ul><ul>" + "".join(routes) + "</ul>"
-        )
+        self.details.setText("<ul>" + "".join(rows + routes) + "</ul>")
 
 
 class BrowserList(QTreeWidget):
@@ -180,6 +178,7 @@ class BrowserList(QTreeWidget):
         self.details_requested.emit(item.data(COL_BROWSER, Qt.ItemDataRole.UserRole))
 
     def set_status(self, report: Any, verdicts: dict[str, CheckResult], restart: set[str]) -> None:
+        split = report.network is not None and report.network.tunnel is TunnelMode.SPLIT
         selected = self.currentItem()
         keep = selected.data(COL_BROWSER, Qt.ItemDataRole.UserRole) if selected else None
         self.clear()
@@ -205,6 +204,11 @@ class BrowserList(QTreeWidget):
                 Protection.PARTIAL: "status-unprotected",
                 Protection.NONE: "status-unprotected",
             }.get(policy.protection, "status-unknown")
+            if split and policy.protection is Protection.BALANCED:
+                icon = "status-unprotected"
+                item.setToolTip(
+                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
+                )
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
             self.set_verdict(b.id, verdicts.get(b.id))
@@ -243,6 +247,7 @@ class BrowserList(QTreeWidget):
         item = self.items.get(browser_id)
         if item is not None:
             item.setText(COL_CHECK, PHASE_TEXT.get(phase, phase))
+            item.setIcon(COL_CHECK, QIcon())
 
 
 class MainWindow(QMainWindow):
@@ -444,9 +449,11 @@ class MainWindow(QMainWindow):
             for b in self.report.browsers
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
-        if writable and all(
-            b.policy.protection in (Protection.STRICT, Protection.BALANCED) for b in writable
-        ):
+        net = self.report.network
+        holds = (Protection.STRICT,)
+        if net is None or net.tunnel is not TunnelMode.SPLIT:
+            holds = (Protection.STRICT, Protection.BALANCED)  # balanced fails in a split tunnel
+        if writable and all(b.policy.protection in holds for b in writable):
             return "protected"
         return "unprotected"
 
@@ -461,10 +468,17 @@ class MainWindow(QMainWindow):
             )
         else:
             self.vpn.set_network(report.network, "Could not examine the network.")
-        self.warnings.setText("\n".join(f"⚠ {w}" for w in report.warnings))
-        self.warnings.setVisible(bool(report.warnings))
+        self._show_warnings()
         self._update_buttons()
         self.state_changed.emit(self.overall_state())
+
+    def _show_warnings(self) -> None:
+        lines = list(self.report.warnings) if self.report is not None else []
+        leaks = [r.name for r in self.verdicts.values() if r.verdict == "leak"]
+        if leaks:
+            lines.insert(0, f"The last leak check found a leak in {', '.join(leaks)}.")
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
+        self.warnings.setVisible(bool(lines))
 
     def _fail(self, title: str) -> Callable[[BaseException], None]:
         def show(exc: BaseException) -> None:
@@ -617,9 +631,13 @@ class MainWindow(QMainWindow):
         if not interactive:
             for b in browsers:
                 self.list.set_phase(b.id, "launching")
+        self.check_summary.setStyleSheet("")
         self.check_summary.setText(
-            "Waiting for the page in your browser…" if interactive else "Checking…"
+            "Waiting for the page in your browser…"
+            if interactive
+            else f"Checking {len(browsers)} browser(s) at once…"
         )
+        self.statusBar().showMessage("Leak check running…")
         self.runner.run_task(
             lambda progress: self.backend.check(
                 browsers, network, progress, interactive=interactive, stun=stun
@@ -648,6 +666,11 @@ class MainWindow(QMainWindow):
         for bid in self.list.items:
             self.list.set_verdict(bid, self.verdicts.get(bid))
         leaks = [r.name for r in outcome.results if r.verdict == "leak"]
+        self.statusBar().showMessage(
+            f"Leak check finished in {outcome.duration_ms / 1000:.1f} s", 8000
+        )
+        self.check_summary.setStyleSheet("color: #c0392b; font-weight: bold;" if leaks else "")
+        self._show_warnings()
         if leaks:
             self.check_summary.setText(
                 f"Leak found in {', '.join(leaks)}. Protect your browsers (Strict), then check "

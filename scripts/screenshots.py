@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Render the desktop app's main states into docs/screenshots/*.png.
+
+Runs the real core against a fake Debian tree (chromium + firefox-esr) with
+a fixed network and a simulated leak check, because a tree has neither a
+network nor runnable browsers. Run under Xvfb so fonts and styles are the
+real ones:
+
+    xvfb-run -a -s "-screen 0 1280x900x24" .venv/bin/python scripts/screenshots.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+class AutoPrompter:
+    """Say yes to everything, show nothing (the screenshots show the window)."""
+
+    def confirm(self, *a: Any, **k: Any) -> bool:
+        return True
+
+    def error(self, title: str, exc: BaseException) -> None:
+        raise SystemExit(f"unexpected error in {title}: {exc}")
+
+    def info(self, *a: Any, **k: Any) -> None:
+        pass
+
+    def show_dialog(self, dialog: Any) -> int:
+        return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
+    parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (HiDPI)")
+    args = parser.parse_args()
+    import os
+
+    os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    from PySide6.QtWidgets import QApplication
+
+    from tests import fakeroot
+    from vpnguard.gui import demo, theme
+    from vpnguard.gui.backend import Backend
+    from vpnguard.gui.settings import Settings
+    from vpnguard.gui.window import MainWindow
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    app = QApplication([sys.argv[0]])
+    app.setDesktopFileName(theme.APP_ID)
+    tmp = Path(tempfile.mkdtemp(prefix="vpnguard-shots-"))
+
+    def wait(cond: Any, timeout: float = 20.0) -> None:
+        end = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > end:
+                raise SystemExit("timed out")
+            app.processEvents()
+            time.sleep(0.01)
+
+    def settle() -> None:
+        for _ in range(20):
+            app.processEvents()
+            time.sleep(0.01)
+
+    def window(name: str, network: str, verdicts: dict[str, str], seconds: float, dark: bool) -> Any:
+        root = tmp / name
+        root.mkdir()
+        fakeroot.debian(root)
+        theme.apply_palette(app, "dark" if dark else "light")
+        backend = Backend(
+            str(root),
+            network=lambda: demo.network(network),
+            checker=demo.SimulatedChecker(verdicts, seconds=seconds),
+            running=frozenset({"firefox-esr"}),
+        )
+        w = MainWindow(backend, Settings(tmp / name / "gui.ini"), prompter=AutoPrompter())  # type: ignore[arg-type]
+        w.resize(900, 620)
+        w.show()
+        wait(lambda: w.report is not None and not w.runner.busy)
+        settle()
+        return w
+
+    def shot(w: Any, name: str) -> None:
+        settle()
+        path = out / f"{name}.png"
+        w.grab().save(str(path))
+        print(path)
+
+    w = window("unprotected", "full", {}, 0.2, False)
+    shot(w, "unprotected")
+    w.protect()
+    wait(lambda: not w.runner.busy)
+    w.check()
+    wait(lambda: not w.runner.busy)
+    w.list.setCurrentItem(None)
+    shot(w, "protected")
+    w.close()
+
+    w = window("leak", "full", {"chromium": "leak"}, 0.2, False)
+    w.check()
+    wait(lambda: not w.runner.busy)
+    shot(w, "leak-found")
+    w.close()
+
+    w = window("split", "split", {}, 0.2, False)
+    w.level.setCurrentIndex(1)
+    w.protect()
+    wait(lambda: not w.runner.busy)
+    w.vpn.toggle.setChecked(True)
+    shot(w, "split-tunnel")
+    w.close()
+
+    w = window("progress", "full", {}, 6.0, True)
+    w.check()
+    wait(lambda: w.list.items["firefox-esr"].text(4) == "Gathering…")
+    shot(w, "check-in-progress")
+    wait(lambda: not w.runner.busy)
+    w.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
