@@ -73,7 +73,9 @@ def main() -> int:
             app.processEvents()
             time.sleep(0.01)
 
-    def window(name: str, network: str, verdicts: dict[str, str], seconds: float, dark: bool) -> Any:
+    def window(
+        name: str, network: str, verdicts: dict[str, str], seconds: float, dark: bool
+    ) -> Any:
         root = tmp / name
         root.mkdir()
         fakeroot.debian(root)
@@ -84,7 +86,8 @@ def main() -> int:
             checker=demo.SimulatedChecker(verdicts, seconds=seconds),
             running=frozenset({"firefox-esr"}),
         )
-        w = MainWindow(backend, Settings(tmp / name / "gui.ini"), prompter=AutoPrompter())  # type: ignore[arg-type]
+        prompter: Any = AutoPrompter()
+        w = MainWindow(backend, Settings(tmp / name / "gui.ini"), prompter=prompter)
         w.resize(900, 620)
         w.show()
         wait(lambda: w.report is not None and not w.runner.busy)

@@ -80,14 +80,25 @@ def _ps_quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def plan_windows(req: bytes, python: str) -> Plan:
+def frozen_helper(executable: str = sys.executable, os_: OS | None = None) -> tuple[str, ...]:
+    """In a PyInstaller build the helper is its own executable beside the app."""
+    exe = "vpnguard-helper.exe" if (os_ or current_os()) is OS.WINDOWS else "vpnguard-helper"
+    return (os.path.join(os.path.dirname(executable), exe),)
+
+
+def _default_helper(python: str, os_: OS) -> tuple[str, ...]:
+    if getattr(sys, "frozen", False):
+        return frozen_helper(sys.executable, os_)
+    return (python, "-I", "-m", "vpnguard.privileged")
+
+
+def plan_windows(req: bytes, helper: Sequence[str]) -> Plan:
     """UAC: Start-Process -Verb RunAs cannot pass stdin, so the request goes base64url-encoded."""
-    args = ", ".join(
-        _ps_quote(a) for a in ("-I", "-m", "vpnguard.privileged", "--request", _b64(req))
-    )
+    program, *lead = helper
+    args = ", ".join(_ps_quote(a) for a in (*lead, "--request", _b64(req)))
     script = (
         "try { $p = Start-Process -FilePath "
-        + _ps_quote(python)
+        + _ps_quote(program)
         + f" -ArgumentList {args} -Verb RunAs -Wait -PassThru -WindowStyle Hidden; "
         "exit $p.ExitCode } catch { exit " + str(WINDOWS_CANCELLED) + " }"
     )
@@ -102,21 +113,19 @@ def _as_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def plan_macos(req: bytes, python: str) -> Plan:
-    """osascript's admin prompt; ``quoted form of`` keeps the interpreter path one word."""
-    script = (
-        f"do shell script (quoted form of {_as_quote(python)}) & "
-        f'" -I -m vpnguard.privileged --request {_b64(req)}" with administrator privileges'
-    )
+def plan_macos(req: bytes, helper: Sequence[str]) -> Plan:
+    """osascript's admin prompt; ``quoted form of`` keeps each word one shell word."""
+    words = ' & " " & '.join(f"(quoted form of {_as_quote(w)})" for w in helper)
+    script = f'do shell script {words} & " --request {_b64(req)}" with administrator privileges'
     return Plan("osascript", ("/usr/bin/osascript", "-e", script), None)
 
 
 def plan(req: bytes, os_: OS | None = None, python: str = sys.executable) -> Plan:
     the_os = os_ or current_os()
     if the_os is OS.WINDOWS:
-        return plan_windows(req, python)
+        return plan_windows(req, _default_helper(python, the_os))
     if the_os is OS.MACOS:
-        return plan_macos(req, python)
+        return plan_macos(req, _default_helper(python, the_os))
     return plan_linux(req, helper_command(python))
 
 

@@ -53,10 +53,25 @@ def test_macos_plan_is_osascript_with_admin_privileges() -> None:
     assert p.argv[:2] == ("/usr/bin/osascript", "-e")
     script = p.argv[2]
     assert script.startswith(
-        'do shell script (quoted form of "/Applications/vpn\\"guard.app/python3")'
+        'do shell script (quoted form of "/Applications/vpn\\"guard.app/python3") & " " & '
+        '(quoted form of "-I") & " " & (quoted form of "-m") & " " & '
+        '(quoted form of "vpnguard.privileged") & " --request '
     )
     assert script.endswith("with administrator privileges")
     assert base64.urlsafe_b64encode(REQ).decode() in script
+
+
+def test_frozen_builds_run_the_helper_executable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.frozen", True, raising=False)
+    monkeypatch.setattr("sys.executable", "/Applications/vpnguard.app/Contents/MacOS/vpnguard-gui")
+    p = elevation.plan(REQ, OS.MACOS)
+    assert (
+        '(quoted form of "/Applications/vpnguard.app/Contents/MacOS/vpnguard-helper")' in p.argv[2]
+    )
+    assert "-m" not in p.argv[2]
+    assert elevation.frozen_helper(r"C:\vpnguard\vpnguard-gui.exe", OS.WINDOWS)[0].endswith(
+        "vpnguard-helper.exe"
+    )
 
 
 def fake_runner(code: int, out: bytes = b"", err: bytes = b"") -> Any:
@@ -73,10 +88,10 @@ def test_pkexec_cancel_and_denial_are_explained() -> None:
     with pytest.raises(elevation.ElevationDenied, match="Not authorized"):
         elevation.run_plan(p, fake_runner(127))
     with pytest.raises(elevation.ElevationCancelled):
-        elevation.run_plan(elevation.plan_windows(REQ, "py"), fake_runner(1223))
+        elevation.run_plan(elevation.plan_windows(REQ, ("py",)), fake_runner(1223))
     with pytest.raises(elevation.ElevationCancelled):
         elevation.run_plan(
-            elevation.plan_macos(REQ, "py"), fake_runner(1, err=b"User canceled. (-128)")
+            elevation.plan_macos(REQ, ("py",)), fake_runner(1, err=b"User canceled. (-128)")
         )
 
 

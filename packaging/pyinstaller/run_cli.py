@@ -1,0 +1,5 @@
+import sys
+
+from vpnguard.cli import main
+
+sys.exit(main())

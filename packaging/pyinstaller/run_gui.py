@@ -1,0 +1,5 @@
+import sys
+
+from vpnguard.gui.app import main
+
+sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from vpnguard.privileged import main
+
+sys.exit(main())
