@@ -175,9 +175,11 @@ def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
         )
     if doc.get("ok") is False:
         e = doc.get("error") or {}
-        exc = VpnguardError(str(e.get("message", "the helper refused")))
+        failure = VpnguardError(str(e.get("message", "the helper refused")))
         code = e.get("exit_code", ExitCode.INTERNAL)
-        exc.exit_code = ExitCode(code) if code in ExitCode._value2member_map_ else ExitCode.INTERNAL
-        exc.kind = str(e.get("kind", "internal_error"))
-        raise exc
+        failure.exit_code = (
+            ExitCode(code) if code in ExitCode._value2member_map_ else ExitCode.INTERNAL
+        )
+        failure.kind = str(e.get("kind", "internal_error"))
+        raise failure
     return doc

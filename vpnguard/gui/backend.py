@@ -153,7 +153,7 @@ class LeakChecker:
 
     def available(self) -> str | None:
         try:
-            from vpnguard.core.leakcheck import run_check  # noqa: F401
+            from vpnguard.core.leakcheck import run_check  # type: ignore[attr-defined,unused-ignore]  # noqa: F401
         except ImportError:
             return "The leak check is not part of this build of vpnguard yet."
         return None
@@ -170,7 +170,10 @@ class LeakChecker:
         import webbrowser
 
         from vpnguard.core.host import Host
-        from vpnguard.core.leakcheck import DEFAULT_STUN, run_check
+        from vpnguard.core.leakcheck import (  # type: ignore[attr-defined,unused-ignore]
+            DEFAULT_STUN,
+            run_check,
+        )
         from vpnguard.core.network import detect_network
 
         host = Host.current(self.root)

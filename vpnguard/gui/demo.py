@@ -84,6 +84,7 @@ class SimulatedChecker:
             progress(b.id, "reported")
             time.sleep(self.seconds / 3)
             verdict = self.verdicts.get(b.id, "pass")
+            cands: tuple[str, ...] = ()
             if verdict == "leak":
                 cands = (
                     "candidate:1 1 udp 2122260223 1f3a….local 54321 typ host",
@@ -93,7 +94,6 @@ class SimulatedChecker:
                     "srflx 192.168.77.2 is eth0's address: the STUN request left outside the VPN"
                 )
             else:
-                cands = ()
                 reason = "no candidate revealed an address (UDP outside a proxy is off)"
             results[b.id] = CheckResult(b.id, b.name, verdict, reason, cands, {"id": b.id})
             progress(b.id, "judged")

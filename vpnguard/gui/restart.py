@@ -10,6 +10,7 @@ import getpass
 import logging
 import subprocess
 import sys
+from typing import Any
 
 from vpnguard.core.browsers.catalog import BY_ID
 from vpnguard.core.errors import RefusedError
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 WAIT_S = 15.0
 
 
-def _matching(browser: Browser) -> list[object]:
+def _matching(browser: Browser) -> list[Any]:
     import psutil
 
     names = set(BY_ID[browser.id].process_names)
@@ -30,8 +31,8 @@ def _matching(browser: Browser) -> list[object]:
         if info.get("name") in names and info.get("username") == me:
             found.append(proc)
     # Only the top process of each tree: children follow their parent out.
-    pids = {p.pid for p in found}  # type: ignore[attr-defined]
-    return [p for p in found if p.info.get("ppid") not in pids]  # type: ignore[attr-defined]
+    pids = {p.pid for p in found}
+    return [p for p in found if p.info.get("ppid") not in pids]
 
 
 def restart(browser: Browser, *, root: str | None = None, wait_s: float = WAIT_S) -> str:
@@ -47,8 +48,8 @@ def restart(browser: Browser, *, root: str | None = None, wait_s: float = WAIT_S
     if not procs:
         return f"{browser.name} is not running any more: it will read the policy when it starts."
     for p in procs:
-        p.terminate()  # type: ignore[attr-defined]
-    _gone, alive = psutil.wait_procs(procs, timeout=wait_s)  # type: ignore[arg-type]
+        p.terminate()
+    _gone, alive = psutil.wait_procs(procs, timeout=wait_s)
     if alive:
         raise RefusedError(
             f"{browser.name} did not close within {wait_s:.0f} s (maybe it asks about open "

@@ -376,7 +376,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.refresh_action = QAction("&Refresh", self)
-        self.refresh_action.setShortcuts([QKeySequence.StandardKey.Refresh, QKeySequence("Ctrl+R")])
+        self.refresh_action.setShortcuts(
+            [QKeySequence(QKeySequence.StandardKey.Refresh), QKeySequence("Ctrl+R")]
+        )
         self.refresh_action.triggered.connect(self.refresh)
         file_menu.addAction(self.refresh_action)
         settings_action = QAction("&Settings…", self)
@@ -450,7 +452,7 @@ class MainWindow(QMainWindow):
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
         net = self.report.network
-        holds = (Protection.STRICT,)
+        holds: tuple[Protection, ...] = (Protection.STRICT,)
         if net is None or net.tunnel is not TunnelMode.SPLIT:
             holds = (Protection.STRICT, Protection.BALANCED)  # balanced fails in a split tunnel
         if writable and all(b.policy.protection in holds for b in writable):
