@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("vpnguard.commands.status", "show browsers, their protection, and the VPN state"),
     "protect": ("vpnguard.commands.protect", "write WebRTC policy for installed browsers"),
     "unprotect": ("vpnguard.commands.unprotect", "undo exactly what protect wrote"),
+    "check": ("vpnguard.commands.check", "prove it: run a WebRTC leak check in each browser"),
     "export": ("vpnguard.commands.export", "write an admin policy bundle (Linux, Windows, macOS)"),
 }
 
