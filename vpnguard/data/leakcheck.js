@@ -54,6 +54,16 @@
     pc.createOffer().then(function (offer) {
       report.timings.offer_ms = Math.round(performance.now() - t0);
       return pc.setLocalDescription(offer);
+    }).then(function () {
+      report.timings.local_description_ms = Math.round(performance.now() - t0);
+      // Seen: Firefox with media.peerconnection.ice.proxy_only and no proxy never leaves
+      // "new". Normal gathering starts within milliseconds, so a second of "new" with no
+      // candidate means it never will: report now instead of waiting for the timeout.
+      setTimeout(function () {
+        if (pc.iceGatheringState === "new" && report.candidates.length === 0) {
+          finish("never_started");
+        }
+      }, cfg.never_started_ms);
     }).catch(function (e) { report.error = String(e); finish("error"); });
   } catch (e) {
     report.error = String(e);

@@ -73,7 +73,8 @@ def _address(text: str, what: str) -> str:
             if not zone or not _TOKEN.match(zone):
                 raise CandidateError(f"{what} has a bad zone id")
         return text
-    if _HOSTNAME.match(text):
+    if _HOSTNAME.match(text) and not re.fullmatch(r"[0-9.]+", text):
+        # An all-numeric dotted name is a broken IPv4 literal, not a host name.
         return text.lower()
     raise CandidateError(f"{what} is neither an IP address nor a host name: {text[:60]!r}")
 

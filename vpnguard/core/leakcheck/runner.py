@@ -346,7 +346,9 @@ def result_for(
         verdict, reason = Verdict.ERROR, f"the page failed: {rep.error}"
     else:
         verdict, reason, findings = judge(parsed, network, paths, webrtc=rep.webrtc)
-        if rep.timed_out:
+        if rep.gathering_state == "new" and not rep.candidates:
+            reason += "; ICE gathering never started"
+        elif rep.timed_out:
             reason += " (gathering hit the page timeout; judged on what arrived)"
     return BrowserResult(
         verdict=verdict,

@@ -190,6 +190,7 @@ class LeakCheckServer:
             "slot": slot,
             "ice_servers": self.ice_servers,
             "gather_timeout_ms": int(self.gather_timeout * 1000),
+            "never_started_ms": int(min(1.0, self.gather_timeout) * 1000),
             "report_url": f"/{self.token}/{slot}/report",
         }
         # "<" escaped so no value can close the data block.
