@@ -6,7 +6,7 @@ namespaces)::
 
     client ns vgl-c-SFX                  vpnsrv ns vgl-v-SFX            inet ns vgl-i-SFX
       lcSFX 192.168.77.2/24 <------------------- LAN ---------------------> liSFX 192.168.77.1/24
-      vcSFX 172.31.9.2/24 <---> vsSFX 172.31.9.1/24                          lo 198.51.100.1 (coturn)
+      vcSFX 172.31.9.2/24 <---> vsSFX 172.31.9.1/24                  lo 198.51.100.1 (coturn)
       wgcSFX 10.66.0.2 ~~~ WireGuard ~~~ wgsSFX 10.66.0.1
                                          xvSFX 203.0.113.10 (masquerade) <-> xiSFX 203.0.113.1
 
@@ -78,18 +78,17 @@ class Lab:
         return sh("ip", "netns", "exec", ns, *args, check=check)
 
     def _spawn(self, ns: str, *args: str, env: dict[str, str] | None = None) -> None:
-        log = open(self.tmp / f"{Path(args[0]).name}-{len(self.procs)}.log", "wb")
-        self.procs.append(
-            subprocess.Popen(
-                ["ip", "netns", "exec", ns, *args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
+        with open(self.tmp / f"{Path(args[0]).name}-{len(self.procs)}.log", "wb") as log:
+            self.procs.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", ns, *args],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    env=env,
+                )
             )
-        )
-        log.close()
 
     def _wait(self, what: str, cond: object, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -155,7 +154,9 @@ class Lab:
         self.ns(
             v,
             "nft",
-            f"add table ip nat; add chain ip nat post {{ type nat hook postrouting priority 100 ; }}; add rule ip nat post oifname {self.x_v} masquerade",
+            "add table ip nat; "
+            "add chain ip nat post { type nat hook postrouting priority 100 ; }; "
+            f"add rule ip nat post oifname {self.x_v} masquerade",
         )
         # STUN server
         self._spawn(

@@ -71,7 +71,7 @@ def test_isp_public_address_leaks_even_when_route_says_vpn() -> None:
 
 
 def test_any_srflx_leaks_when_route_bypasses_vpn() -> None:
-    v, reason, f = verdict([c("198.51.100.77")], "split")
+    v, _reason, f = verdict([c("198.51.100.77")], "split")
     assert v is Verdict.LEAK and "bypasses" in f[0].why
 
 
