@@ -127,7 +127,7 @@ def measure_paths(
     stun: Sequence[IceServerUrl],
     *,
     host: Host | None = None,
-    timeout: float = 1.5,
+    timeout: float = 1.0,
     route: Callable[[str], Route | None] | None = None,
 ) -> PathFacts:
     """Probe the first answering STUN server unpinned and through each non-VPN interface.
