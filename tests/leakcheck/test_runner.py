@@ -198,3 +198,49 @@ def test_no_stun_reachable_is_not_a_pass(dead_stun: str) -> None:
         assert "could not observe a public path" in r.reason
         assert report.exit_code == 4
     assert all(p.mapped is None for p in report.paths.probes)
+
+
+def test_interactive_mode_waits_for_the_default_browser(tmp_path: Path, coturn: str) -> None:
+    """``open_url`` stands where webbrowser.open would; here it starts a real reporter process."""
+    import subprocess
+
+    b = reporter(tmp_path, "default", ["candidate:1 1 udp 1 a.local 5 typ host"])
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def open_url(url: str) -> bool:
+        procs.append(subprocess.Popen([b.path, url], start_new_session=True))
+        return True
+
+    try:
+        report = run_check(
+            Host.current(),
+            [],
+            loopback_network(),
+            stun=[coturn],
+            timeout=10,
+            interactive=True,
+            open_url=open_url,
+            protections={},
+        )
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    r = report.browsers[0]
+    assert report.interactive and r.browser_id == "interactive"
+    assert r.verdict is Verdict.PASS and r.protection == "unknown"
+
+
+def test_interactive_mode_without_a_browser_is_bounded(coturn: str) -> None:
+    report = run_check(
+        Host.current(),
+        [],
+        loopback_network(),
+        stun=[coturn],
+        timeout=1,
+        interactive=True,
+        open_url=lambda url: False,
+        protections={},
+    )
+    r = report.browsers[0]
+    assert r.verdict is Verdict.ERROR and "could not open a browser" in r.reason
