@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -30,7 +31,7 @@ def test_wheel_contains_the_page(tmp_path: Path) -> None:
         timeout=300,
     )
     if proc.returncode != 0:
-        pytest.skip(f"cannot build a wheel here: {proc.stderr[-300:]}")
+        pytest.skip(f"cannot build a wheel here: {proc.stderr[-3000:]}")
     wheel = next(tmp_path.glob("vpnguard-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ("leakcheck.html", "leakcheck.js", "check-report.schema.json"):
