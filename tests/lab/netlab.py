@@ -24,6 +24,7 @@ PID/process group, namespaces by name, temp files by path.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -38,6 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 STUN_IP = "198.51.100.1"
 STUN_URL = f"stun:{STUN_IP}:3478"
+TURN_URL = f"turn:{STUN_IP}:3479?transport=tcp"  # long-term credentials alice/secret
+TURN_USER, TURN_SECRET = "alice", "lab-secret"
 LAN_ADDR = "192.168.77.2"
 LAN_GW = "192.168.77.1"
 VPN_ADDR = "10.66.0.2"
@@ -173,6 +176,24 @@ class Lab:
             "--simple-log",
             f"--pidfile={self.tmp / 'turn.pid'}",
         )
+        # TURN (long-term credentials) beside it, for the relay scenarios
+        self._spawn(
+            i,
+            "turnserver",
+            "-n",
+            f"--listening-ip={STUN_IP}",
+            "--listening-port=3479",
+            f"--relay-ip={STUN_IP}",
+            "--lt-cred-mech",
+            f"--user={TURN_USER}:{TURN_SECRET}",
+            "--realm=lab",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--log-file=stdout",
+            "--simple-log",
+            f"--pidfile={self.tmp / 'turn2.pid'}",
+        )
         # WireGuard, userspace, in the foreground so we own the PIDs
         keys = {}
         for name in ("c", "s"):
@@ -271,6 +292,37 @@ class Lab:
             env=env,
             cwd=REPO,
         )
+
+    def check_api(self, browsers: list[str], *, turn: bool = False) -> dict[str, object]:
+        """run_check() inside the client, through the Python API.
+
+        The CLI keeps TURN secrets only in an OS keyring, and a namespace has
+        no D-Bus session: the API takes the credential directly.
+        """
+        code = (
+            "import json, sys\n"
+            "from vpnguard.core.host import Host\n"
+            "from vpnguard.core.browsers.detect import detect_browsers\n"
+            "from vpnguard.core.network import detect_network\n"
+            "from vpnguard.core.leakcheck import run_check, TurnServer\n"
+            "h = Host.current()\n"
+            f"turn = [TurnServer({TURN_URL!r}, {TURN_USER!r}, {TURN_SECRET!r})] if {turn} else []\n"
+            "r = run_check(h, detect_browsers(h, sys.argv[1:]), detect_network(h),\n"
+            f"              stun=[{STUN_URL!r}], turn=turn, timeout=12)\n"
+            "print(json.dumps(r.to_json()))\n"
+        )
+        proc = subprocess.run(
+            ["ip", "netns", "exec", self.client, sys.executable, "-c", code, *browsers],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(proc.stderr[-2000:])
+        doc: dict[str, object] = json.loads(proc.stdout)
+        return doc
 
     # -- teardown ----------------------------------------------------------------------
     def close(self) -> None:

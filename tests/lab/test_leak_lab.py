@@ -22,7 +22,7 @@ import pytest
 
 from vpnguard.core.leakcheck.candidates import parse_candidate
 
-from .netlab import EXIT_ADDR, LAN_ADDR, REPO, SCENARIOS, STUN_URL, Lab
+from .netlab import EXIT_ADDR, LAN_ADDR, REPO, SCENARIOS, STUN_IP, STUN_URL, Lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.root]
 
@@ -222,3 +222,28 @@ def test_webrtc_disabled_is_a_result(leaklab: Lab, clean_policy: dict[str, str |
         path.unlink(missing_ok=True)
         for p in reversed(created):
             p.rmdir()
+
+
+def test_strict_with_turn_relay(leaklab: Lab, clean_policy: dict[str, str | None]) -> None:
+    """Strict keeps TURN relays usable in Chromium, and the relay's raddr tells the truth.
+
+    Seen: Chromium puts the address the TURN server saw in the relay
+    candidate's raddr. Through the tunnel that is the exit (fine); in the split
+    tunnel it is 192.168.77.2, which the page reads: a leak even under strict.
+    Firefox's strict (ice.proxy_only) allows no relay at all without a proxy.
+    """
+    r = vpnguard_host("protect", "--level", "strict", *BROWSER_ARGS)
+    assert r.returncode == 0, r.stderr
+    for sc, want_verdict, want_raddr in (("full", "pass", EXIT_ADDR), ("split", "leak", LAN_ADDR)):
+        leaklab.set_scenario(sc)
+        doc = leaklab.check_api(list(BROWSERS), turn=True)
+        by = {b["id"]: b for b in doc["browsers"]}  # type: ignore[attr-defined]
+        chromium = by["chromium"]
+        relays = [parse_candidate(x) for x in chromium["candidates"]]
+        assert [c.type for c in relays] == ["relay"], chromium["candidates"]
+        assert relays[0].address == STUN_IP and relays[0].raddr == want_raddr
+        assert chromium["verdict"] == want_verdict, chromium["reason"]
+        if want_verdict == "leak":
+            assert [(f["field"], f["address"]) for f in chromium["leaks"]] == [("raddr", LAN_ADDR)]
+        assert by["firefox-esr"]["candidates"] == []
+        assert by["firefox-esr"]["verdict"] == "pass"

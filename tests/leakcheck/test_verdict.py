@@ -136,3 +136,12 @@ def test_no_public_path_is_never_pass() -> None:
 def test_no_candidates_with_working_stun_is_pass() -> None:
     v, reason, _ = verdict([])
     assert v is Verdict.PASS and "no candidates" in reason
+
+
+def test_relay_raddr_is_judged_as_the_mapped_address() -> None:
+    """Seen: Chromium strict + TURN/TCP puts the address the TURN server saw in raddr."""
+    relay = c("198.51.100.1", "relay", raddr="203.0.113.10")
+    assert verdict([relay], "full")[0] is Verdict.PASS  # the VPN exit
+    v, reason, f = verdict([c("198.51.100.1", "relay", raddr="192.168.77.2")], "split")
+    assert v is Verdict.LEAK and "192.168.77.2 (relay)" in reason
+    assert [(x.field, x.leak) for x in f] == [("address", False), ("raddr", True)]

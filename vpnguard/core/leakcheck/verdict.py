@@ -128,7 +128,14 @@ def classify_address(
     *,
     field: str = "address",
 ) -> tuple[AddressKind, bool, str]:
-    """(kind, leak, why) for one address a candidate carries."""
+    """(kind, leak, why) for one address a candidate carries.
+
+    ``raddr`` is judged as what it is (RFC 8839): for a relay candidate the
+    mapped address the TURN server saw (server-reflexive), for srflx/prflx
+    the local base address (host).
+    """
+    if field == "raddr":
+        cand_type, field = ("srflx" if cand_type == "relay" else "host"), "address"
     if text.lower().rstrip(".").endswith(".local"):
         return AddressKind.MDNS, False, "mDNS name: hides the real address"
     ip = parse_ip(text)
