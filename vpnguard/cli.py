@@ -132,6 +132,13 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return int(module.run(args, env))
     except VpnguardError as exc:
         return _report_error(env, exc)
+    except BrokenPipeError:
+        # The reader went away (`vpnguard status --json | head`): not an error of ours.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
     except KeyboardInterrupt:
         return _report_error(env, VpnguardError("interrupted"))
     except Exception as exc:  # the contract: a clear message and exit 5, not a traceback

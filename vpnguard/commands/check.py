@@ -47,13 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from vpnguard.core.browsers.detect import detect_browsers
-    from vpnguard.core.errors import RefusedError, UsageError
-    from vpnguard.core.host import Host
-    from vpnguard.core.leakcheck import DEFAULT_STUN, TurnServer, run_check
+    from vpnguard.core.errors import UsageError
+    from vpnguard.core.leakcheck import DEFAULT_STUN, TurnServer
     from vpnguard.core.leakcheck.credentials import load_turn_secret, store_turn_secret
     from vpnguard.core.leakcheck.stun import StunUrlError, parse_ice_url
-    from vpnguard.core.network import detect_network
 
     if not 0 < args.timeout <= 600:
         raise UsageError("--timeout must be between 0 and 600 seconds")
@@ -79,26 +76,15 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 store_turn_secret(url, args.turn_user, secret)
             turn.append(TurnServer(url, args.turn_user, load_turn_secret(url, args.turn_user)))
 
-    host = Host.current(args.root)
-    browsers = () if args.interactive else detect_browsers(host, args.browsers)
-    if not args.interactive:
-        if not browsers:
-            raise RefusedError(
-                "no supported browser is installed"
-                + (f" among {', '.join(args.browsers)}" if args.browsers else "")
-            )
-        missing = set(args.browsers or ()) - {b.id for b in browsers}
-        if missing:
-            raise RefusedError(f"not installed: {', '.join(sorted(missing))}")
-    network = detect_network(host)
-    report = run_check(
-        host,
-        browsers,
-        network,
+    from vpnguard.core import service
+
+    report = service.check(
+        args.browsers,
         stun=stun,
         turn=turn,
         timeout=args.timeout,
         interactive=args.interactive,
+        root=args.root,
     )
     if env.json:
         env.emit_json(report.to_json())

@@ -15,6 +15,7 @@ import importlib.resources
 import json
 import logging
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -105,6 +106,20 @@ class _Slot:
         self.rejected: list[str] = []
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A browser killed at the end of its check drops its keep-alive connection: that is
+    expected, not an error to print to the user's terminal."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("client %s went away: %s", client_address, exc)
+            return
+        log.warning("leak-check server error from %s", client_address, exc_info=True)
+
+
 class LeakCheckServer:
     """Serve ``/<token>/<slot>/`` pages and collect one report per slot.
 
@@ -126,7 +141,7 @@ class LeakCheckServer:
         self._lock = threading.Lock()
         self._page = _resource("leakcheck.html").decode("utf-8")
         self._script = _resource("leakcheck.js")
-        self._httpd = ThreadingHTTPServer((host, 0), self._handler_class())
+        self._httpd = _QuietServer((host, 0), self._handler_class())
         self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
