@@ -150,6 +150,11 @@ def _warnings(report: StatusReport) -> tuple[str, ...]:
                 "split tunnel: 'balanced' does not stop the leak here; use 'strict' for "
                 + ", ".join(weak)
             )
+        out.append(
+            "split tunnel: even under 'strict', a page that brings its own TURN server reached "
+            "outside the VPN learns your ISP-side address (seen in the lab with Chromium); "
+            "send all traffic through the VPN to close that."
+        )
     for b in report.browsers:
         if b.policy.protection.value == "conflict":
             out.append(f"{b.browser.name}: {b.policy.detail}")
