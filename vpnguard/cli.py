@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("vpnguard.commands.status", "show browsers, their protection, and the VPN state"),
     "protect": ("vpnguard.commands.protect", "write WebRTC policy for installed browsers"),
     "unprotect": ("vpnguard.commands.unprotect", "undo exactly what protect wrote"),
+    "check": ("vpnguard.commands.check", "prove it: run a WebRTC leak check in each browser"),
     "export": ("vpnguard.commands.export", "write an admin policy bundle (Linux, Windows, macOS)"),
     "gui": ("vpnguard.commands.gui", "open the desktop app"),
 }
@@ -132,6 +133,13 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return int(module.run(args, env))
     except VpnguardError as exc:
         return _report_error(env, exc)
+    except BrokenPipeError:
+        # The reader went away (`vpnguard status --json | head`): not an error of ours.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
     except KeyboardInterrupt:
         return _report_error(env, VpnguardError("interrupted"))
     except Exception as exc:  # the contract: a clear message and exit 5, not a traceback

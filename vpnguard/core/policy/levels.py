@@ -47,8 +47,10 @@ ALL_FIREFOX_PREFS: tuple[str, ...] = tuple(
 
 LEVEL_SUMMARY: dict[Level, str] = {
     Level.STRICT: (
-        "No WebRTC traffic outside a proxy or TURN relay: holds in full and split tunnels. "
-        "Direct peer-to-peer calls fall back to relays."
+        "No direct WebRTC UDP at all: no local or public address is gathered, in full and "
+        "split tunnels. Chromium-family calls still work through TURN relays; Firefox allows "
+        "none without a proxy. In a split tunnel a page's own TURN server, reached outside "
+        "the VPN, still sees the ISP-side address (Chromium shows it as the relay's raddr)."
     ),
     Level.BALANCED: (
         "Only the default-route interface is used and local addresses stay hidden. "

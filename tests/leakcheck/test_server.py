@@ -1,0 +1,178 @@
+"""The local report server, attacked from the outside with real HTTP requests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from vpnguard.core.leakcheck.server import CSP, MAX_BODY, LeakCheckServer
+
+GOOD = {
+    "slot": "chromium",
+    "user_agent": "test",
+    "webrtc": True,
+    "candidates": ["candidate:1 1 udp 1 x.local 5 typ host"],
+    "gathering_state": "complete",
+    "timed_out": False,
+    "error": None,
+    "timings": {"gather_ms": 12},
+}
+
+
+@pytest.fixture
+def server() -> Iterator[LeakCheckServer]:
+    with LeakCheckServer([{"urls": ["stun:198.51.100.1:3478"]}], gather_timeout=2) as s:
+        s.add_slot("chromium")
+        yield s
+
+
+def request(
+    s: LeakCheckServer,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+    h = {"Host": f"127.0.0.1:{s.port}"}
+    if method == "POST":
+        h |= {"Origin": f"http://127.0.0.1:{s.port}", "Content-Type": "application/json"}
+    h |= headers or {}
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for k, v in h.items():
+        conn.putheader(k, v)
+    if body is not None and "Content-Length" not in h:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+
+
+def post(s: LeakCheckServer, doc: object, **kw: object) -> int:
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    status, _, _ = request(s, "POST", f"/{s.token}/chromium/report", body, **kw)  # type: ignore[arg-type]
+    return status
+
+
+def test_binds_loopback_ephemeral_port(server: LeakCheckServer) -> None:
+    assert server._httpd.server_address[0] == "127.0.0.1"
+    assert server.port > 1024
+
+
+def test_page_from_package_with_config_and_csp(server: LeakCheckServer) -> None:
+    status, headers, body = request(server, "GET", f"/{server.token}/chromium/")
+    assert status == 200
+    assert headers["content-security-policy"] == CSP
+    assert headers["x-content-type-options"] == "nosniff"
+    page = body.decode()
+    assert "RTCPeerConnection" not in page  # the logic lives in the external script
+    assert f"/{server.token}/leakcheck.js" in page
+    assert "stun:198.51.100.1:3478" in page and "__CONFIG__" not in page
+    status, _, js = request(server, "GET", f"/{server.token}/leakcheck.js")
+    assert status == 200 and b"RTCPeerConnection" in js and b"icegatheringstatechange" in js
+
+
+def test_config_cannot_break_out_of_data_block() -> None:
+    with LeakCheckServer([{"urls": ["stun:x</script><script>alert(1)//"]}]) as s:
+        s.add_slot("b")
+        assert b"</script><script>alert" not in s.render_page("b")
+
+
+def test_good_report_accepted_once(server: LeakCheckServer) -> None:
+    assert post(server, GOOD) == 204
+    rep = server.wait("chromium", 1)
+    assert rep is not None and rep.candidates == tuple(GOOD["candidates"])  # type: ignore[arg-type]
+    assert post(server, GOOD) == 409
+
+
+def test_wrong_token(server: LeakCheckServer) -> None:
+    status, _, _ = request(server, "GET", "/not-the-token/chromium/")
+    assert status == 404
+    status, _, _ = request(
+        server, "POST", "/not-the-token/chromium/report", json.dumps(GOOD).encode()
+    )
+    assert status == 404
+    assert server.report("chromium") is None
+
+
+def test_unknown_slot_and_path(server: LeakCheckServer) -> None:
+    assert request(server, "GET", f"/{server.token}/firefox/")[0] == 404
+    assert request(server, "GET", "/")[0] == 404
+    assert request(server, "GET", f"/{server.token}/../etc/passwd")[0] == 404
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1", ""])
+def test_foreign_host_refused(server: LeakCheckServer, host: str) -> None:
+    """DNS rebinding: a name resolving to 127.0.0.1 carries its own Host header."""
+    status, _, _ = request(server, "GET", f"/{server.token}/chromium/", headers={"Host": host})
+    assert status == 421
+    assert post(server, GOOD, headers={"Host": host}) == 421
+    assert server.report("chromium") is None
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
+def test_foreign_origin_refused(server: LeakCheckServer, origin: str) -> None:
+    assert post(server, GOOD, headers={"Origin": origin}) == 403
+    assert server.report("chromium") is None
+
+
+def test_post_without_origin_refused(server: LeakCheckServer) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request(
+        "POST",
+        f"/{server.token}/chromium/report",
+        json.dumps(GOOD),
+        {"Content-Type": "application/json", "Host": f"127.0.0.1:{server.port}"},
+    )
+    assert conn.getresponse().status == 403
+
+
+def test_oversized_body_refused_without_reading_it(server: LeakCheckServer) -> None:
+    status, _, _ = request(
+        server,
+        "POST",
+        f"/{server.token}/chromium/report",
+        b"{}",
+        headers={"Content-Length": str(MAX_BODY + 1)},
+    )
+    assert status == 413
+    assert "refused" in server.rejected("chromium")[0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"[1, 2]",
+        json.dumps({**GOOD, "slot": "firefox"}).encode(),
+        json.dumps({**GOOD, "webrtc": "yes"}).encode(),
+        json.dumps({**GOOD, "candidates": "candidate:1"}).encode(),
+        json.dumps({**GOOD, "candidates": [1, 2]}).encode(),
+        json.dumps({**GOOD, "candidates": ["c"] * 5000}).encode(),
+        json.dumps({**GOOD, "timings": {"a": "b"}}).encode(),
+        b"[" * 100000,
+    ],
+)
+def test_malformed_body_refused(server: LeakCheckServer, body: bytes) -> None:
+    assert post(server, body) == 400
+    assert server.report("chromium") is None
+
+
+def test_wrong_content_type(server: LeakCheckServer) -> None:
+    status = post(server, GOOD, headers={"Content-Type": "text/plain"})
+    assert status == 415
+
+
+def test_close_releases_port() -> None:
+    s = LeakCheckServer([]).start()
+    port = s.port
+    s.close()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # would raise if still bound
