@@ -248,3 +248,42 @@ def test_protection_text_covers_every_state() -> None:
     from vpnguard.gui.window import PROTECTION_TEXT
 
     assert set(PROTECTION_TEXT) == set(Protection)
+
+
+def _installed(*names: str) -> bool:
+    import shutil
+
+    return all(shutil.which(n) for n in names)
+
+
+@pytest.mark.skipif(
+    not _installed("chromium", "firefox-esr"), reason="needs chromium + firefox-esr"
+)
+def test_real_leak_check_on_this_machine_keeps_the_loop_responsive(
+    qtbot: Any, tmp_path: Path, prompter: Any
+) -> None:
+    """The real checker (service.check) with the real browsers, from the window."""
+    from vpnguard.gui.backend import LeakChecker
+    from vpnguard.gui.settings import Settings
+    from vpnguard.gui.window import MainWindow
+
+    backend = Backend(None, checker=LeakChecker(timeout=30), writer=Denied())
+    w = MainWindow(backend, Settings(tmp_path / "gui.ini"), prompter=prompter)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.report is not None and not w.runner.busy, timeout=20000)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    w.check()
+    qtbot.waitUntil(lambda: not w.checking, timeout=90000)
+    timer.stop()
+    assert prompter.errors == []
+    assert w.last_check is not None
+    got = {r.browser_id: r.verdict for r in w.last_check.results}
+    assert {"chromium", "firefox-esr"} <= set(got)
+    assert all(v in ("pass", "leak", "webrtc_disabled", "inconclusive") for v in got.values())
+    stall = max(b - a for a, b in itertools.pairwise(ticks))
+    assert stall < 0.1, f"event loop stalled {stall * 1000:.0f} ms"

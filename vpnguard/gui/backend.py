@@ -129,6 +129,14 @@ class HelperWriter:
         return Outcome.from_json(doc, elevated=True)
 
 
+@dataclasses.dataclass(frozen=True)
+class Turn:
+    """A TURN server from the settings; the password is read from the keyring at check time."""
+
+    url: str
+    username: str
+
+
 class Checker(Protocol):
     def available(self) -> str | None:
         """None when checks can run, else why not (shown to the user)."""
@@ -141,21 +149,22 @@ class Checker(Protocol):
         *,
         interactive: bool = False,
         stun: Sequence[str] = (),
+        turn: Sequence[Turn] = (),
     ) -> CheckOutcome: ...
 
 
 class LeakChecker:
-    """The leak-check engine (``vpnguard.core.leakcheck.run_check``), when installed."""
+    """The real leak check, through ``vpnguard.core.service.check``."""
 
     def __init__(self, root: str | None = None, timeout: float = 30.0) -> None:
         self.root = root
         self.timeout = timeout
 
     def available(self) -> str | None:
-        try:
-            from vpnguard.core.leakcheck import run_check  # type: ignore[attr-defined,unused-ignore]  # noqa: F401
-        except ImportError:
-            return "The leak check is not part of this build of vpnguard yet."
+        from vpnguard.core import service
+
+        if not hasattr(service, "check"):
+            return "The leak check is not part of this build of vpnguard."
         return None
 
     def check(
@@ -166,27 +175,21 @@ class LeakChecker:
         *,
         interactive: bool = False,
         stun: Sequence[str] = (),
+        turn: Sequence[Turn] = (),
     ) -> CheckOutcome:
-        import webbrowser
+        from vpnguard.core import service
+        from vpnguard.core.leakcheck import TurnServer
+        from vpnguard.core.leakcheck.credentials import load_turn_secret
 
-        from vpnguard.core.host import Host
-        from vpnguard.core.leakcheck import (  # type: ignore[attr-defined,unused-ignore]
-            DEFAULT_STUN,
-            run_check,
-        )
-        from vpnguard.core.network import detect_network
-
-        host = Host.current(self.root)
-        net = network if network is not None else detect_network(host)
-        report = run_check(
-            host,
-            () if interactive else tuple(browsers),
-            net,
-            stun=tuple(stun) or DEFAULT_STUN,
+        servers = [TurnServer(t.url, t.username, load_turn_secret(t.url, t.username)) for t in turn]
+        report = service.check(
+            None if interactive else [b.id for b in browsers if not b.self_managed] or None,
+            stun=list(stun) or None,
+            turn=servers,
             timeout=self.timeout,
-            progress=progress,
             interactive=interactive,
-            open_url=webbrowser.open,
+            progress=progress,
+            root=self.root,
         )
         results = tuple(
             CheckResult(
@@ -327,8 +330,11 @@ class Backend:
         *,
         interactive: bool = False,
         stun: Sequence[str] = (),
+        turn: Sequence[Turn] = (),
     ) -> CheckOutcome:
         reason = self.checker.available()
         if reason:
             raise VpnguardError(reason)
-        return self.checker.check(browsers, network, progress, interactive=interactive, stun=stun)
+        return self.checker.check(
+            browsers, network, progress, interactive=interactive, stun=stun, turn=turn
+        )

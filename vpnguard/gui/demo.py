@@ -20,7 +20,7 @@ from vpnguard.core.model import (
     Route,
 )
 from vpnguard.core.network.tunnel import decide
-from vpnguard.gui.backend import CheckOutcome, CheckProgress, CheckResult
+from vpnguard.gui.backend import CheckOutcome, CheckProgress, CheckResult, Turn
 
 ETH = NetInterface(
     "eth0",
@@ -73,6 +73,7 @@ class SimulatedChecker:
         *,
         interactive: bool = False,
         stun: Sequence[str] = (),
+        turn: Sequence[Turn] = (),
     ) -> CheckOutcome:
         results: dict[str, CheckResult] = {}
 

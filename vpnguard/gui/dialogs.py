@@ -156,6 +156,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Appearance:", self.appearance)
         self.stun = QPlainTextEdit("\n".join(settings.stun_servers))
         self.stun.setAccessibleName("STUN servers, one per line")
+        self.stun.setPlaceholderText("empty: vpnguard's default public STUN servers")
         self.stun.setFixedHeight(70)
         form.addRow("&STUN servers\n(one per line):", self.stun)
         url, user = settings.turn_server
@@ -185,7 +186,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
 
     def save(self) -> bool:
-        from vpnguard.gui import secrets
+        from vpnguard.core.errors import VpnguardError
+        from vpnguard.core.leakcheck.credentials import store_turn_secret
 
         url, user = self.turn_url.text().strip(), self.turn_user.text().strip()
         password = self.turn_password.text()
@@ -197,9 +199,9 @@ class SettingsDialog(QDialog):
                 self.message.setText("A TURN password needs the server URL and a user name.")
                 return False
             try:
-                secrets.store(url, user, password)
-            except secrets.KeyringUnavailable as exc:
-                self.message.setText(str(exc))
+                store_turn_secret(url, user, password)
+            except VpnguardError as exc:  # no keyring (NoKeyringError) or a plaintext one
+                self.message.setText(exc.message[:1].upper() + exc.message[1:])
                 return False
         self.settings.level = self.level.currentData()
         self.settings.appearance = self.appearance.currentData()

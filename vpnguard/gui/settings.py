@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-DEFAULT_STUN = ("stun:stun.l.google.com:19302",)
 
 
 def config_path(config_dir: str | None = None) -> Path:
@@ -55,7 +54,7 @@ class Settings:
 
     @property
     def stun_servers(self) -> list[str]:
-        raw = self._str("check/stun", "\n".join(DEFAULT_STUN))
+        raw = self._str("check/stun", "")  # empty: the leak check's own default list
         return [s.strip() for s in raw.splitlines() if s.strip()]
 
     @stun_servers.setter

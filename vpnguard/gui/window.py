@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from vpnguard.core.model import NetworkState, Protection, TunnelMode
 from vpnguard.core.policy.levels import LEVEL_SUMMARY
 from vpnguard.gui import theme
-from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome
+from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
 from vpnguard.gui.settings import Settings
 from vpnguard.gui.worker import TaskRunner
@@ -629,6 +629,8 @@ class MainWindow(QMainWindow):
         browsers = [b.browser for b in self.report.browsers]
         network = self.report.network
         stun = self.settings.stun_servers
+        url, user = self.settings.turn_server
+        turn = [Turn(url, user)] if url and user else []
         self.checking = True
         if not interactive:
             for b in browsers:
@@ -642,7 +644,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Leak check running…")
         self.runner.run_task(
             lambda progress: self.backend.check(
-                browsers, network, progress, interactive=interactive, stun=stun
+                browsers, network, progress, interactive=interactive, stun=stun, turn=turn
             ),
             self._checked,
             self._check_failed,

@@ -1,0 +1,111 @@
+"""Settings: saved to an ini file; TURN passwords only to a real keyring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.backends import fail
+
+from vpnguard.gui.dialogs import SettingsDialog
+from vpnguard.gui.settings import Settings
+
+
+class MemoryKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+@pytest.fixture
+def restore_keyring() -> Iterator[None]:
+    before = keyring.get_keyring()
+    yield
+    keyring.set_keyring(before)
+
+
+def test_turn_password_goes_to_the_keyring_not_the_file(
+    qtbot: Any, tmp_path: Path, restore_keyring: None
+) -> None:
+    mem = MemoryKeyring()
+    keyring.set_keyring(mem)
+    settings = Settings(tmp_path / "gui.ini")
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.turn_url.setText("turn:turn.example.org:3478?transport=tcp")
+    dialog.turn_user.setText("alice")
+    dialog.turn_password.setText("s3cret-pw")
+    dialog.stun.setPlainText("stun:198.51.100.1:3478\n\n")
+    dialog.level.setCurrentIndex(1)
+    assert dialog.save()
+    from vpnguard.core.leakcheck.credentials import load_turn_secret
+
+    assert load_turn_secret("turn:turn.example.org:3478?transport=tcp", "alice") == "s3cret-pw"
+    assert "s3cret-pw" not in (tmp_path / "gui.ini").read_text()
+    again = Settings(tmp_path / "gui.ini")
+    assert again.level == "balanced"
+    assert again.stun_servers == ["stun:198.51.100.1:3478"]
+    assert again.turn_server == ("turn:turn.example.org:3478?transport=tcp", "alice")
+
+
+def test_no_keyring_is_a_clear_message_and_nothing_saved(
+    qtbot: Any, tmp_path: Path, restore_keyring: None
+) -> None:
+    keyring.set_keyring(fail.Keyring())
+    settings = Settings(tmp_path / "gui.ini")
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.turn_url.setText("turn:turn.example.org:3478")
+    dialog.turn_user.setText("alice")
+    dialog.turn_password.setText("pw")
+    dialog.level.setCurrentIndex(1)
+    assert not dialog.save()
+    assert "keyring" in dialog.message.text().lower()
+    assert Settings(tmp_path / "gui.ini").level == "strict"  # nothing saved
+
+
+def test_bad_turn_url_is_refused(qtbot: Any, tmp_path: Path) -> None:
+    dialog = SettingsDialog(Settings(tmp_path / "gui.ini"))
+    qtbot.addWidget(dialog)
+    dialog.turn_url.setText("http://example.org")
+    assert not dialog.save()
+    assert "turn:" in dialog.message.text()
+
+
+def test_check_passes_stun_and_turn_from_settings(make_window: Any, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    class Recorder:
+        def available(self) -> None:
+            return None
+
+        def check(self, browsers: Any, network: Any, progress: Any, **kw: Any) -> Any:
+            from vpnguard.gui.backend import CheckOutcome
+
+            seen.update(kw)
+            return CheckOutcome(())
+
+    w = make_window(checker=Recorder())
+    w.settings.stun_servers = ["stun:198.51.100.1:3478"]
+    w.settings.turn_server = ("turn:198.51.100.1:3478?transport=tcp", "bob")
+    w.refresh()
+    w.check()
+    assert seen["stun"] == ["stun:198.51.100.1:3478"]
+    assert [(t.url, t.username) for t in seen["turn"]] == [
+        ("turn:198.51.100.1:3478?transport=tcp", "bob")
+    ]
