@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vpnguard.core.errors import ExitCode
+from vpnguard.core.errors import RefusedError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def refuse_root(root: str | None) -> str | None:
     """Why the GUI will not start, or None. It never runs as root: writes go to the helper."""
     if root is None and hasattr(os, "geteuid") and os.geteuid() == 0:
         return (
-            "vpnguard: the desktop app does not run as root. Start it as yourself: it asks "
+            "the desktop app does not run as root. Start it as yourself: it asks "
             "for an administrator password only when it writes policy. (Root may still use "
             "'vpnguard protect' in a terminal, or the app with --root DIR on a file tree.)"
         )
@@ -37,8 +37,7 @@ def refuse_root(root: str | None) -> str | None:
 def run(args: argparse.Namespace) -> int:
     why = refuse_root(args.root)
     if why:
-        sys.stderr.write(why + "\n")
-        return int(ExitCode.REFUSED)
+        raise RefusedError(why)
     from PySide6.QtWidgets import QApplication
 
     from vpnguard.gui import theme

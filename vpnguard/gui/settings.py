@@ -13,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 
-
 def config_path(config_dir: str | None = None) -> Path:
     if config_dir is None:
         config_dir = os.environ.get("VPNGUARD_GUI_CONFIG_DIR")
