@@ -25,7 +25,11 @@ sys.path.insert(0, str(REPO))
 class AutoPrompter:
     """Say yes to everything, show nothing (the screenshots show the window)."""
 
-    def confirm(self, *a: Any, **k: Any) -> bool:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str, str]] = []
+
+    def confirm(self, title: str, text: str, details: str = "", yes: str = "") -> bool:
+        self.asked.append((title, text, details, yes))
         return True
 
     def error(self, title: str, exc: BaseException) -> None:
@@ -104,6 +108,12 @@ def main() -> int:
     shot(w, "unprotected")
     w.protect()
     wait(lambda: not w.runner.busy)
+    from vpnguard.gui.dialogs import Prompter
+
+    box, _ok = Prompter(w).confirm_box(*w.prompter.asked[-1])
+    box.show()
+    shot(box, "confirm-protect")
+    box.close()
     w.check()
     wait(lambda: not w.runner.busy)
     w.list.setCurrentItem(None)

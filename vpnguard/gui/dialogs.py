@@ -55,6 +55,13 @@ class Prompter:
         self.parent = parent
 
     def confirm(self, title: str, text: str, details: str = "", yes: str = "Continue") -> bool:
+        box, ok = self.confirm_box(title, text, details, yes)
+        box.exec()
+        return box.clickedButton() is ok
+
+    def confirm_box(
+        self, title: str, text: str, details: str = "", yes: str = "Continue"
+    ) -> tuple[QMessageBox, QPushButton]:
         box = QMessageBox(self.parent)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(title)
@@ -65,8 +72,7 @@ class Prompter:
         ok = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.setDefaultButton(ok)
-        box.exec()
-        return box.clickedButton() is ok
+        return box, ok
 
     def error(self, title: str, exc: BaseException) -> None:
         text, detail = describe_error(exc)

@@ -562,6 +562,8 @@ class MainWindow(QMainWindow):
             )
             yes = "Undo protection"
         details = f"Files:\n{files}"
+        if op == "protect":
+            details += "\n\nUndo protection restores exactly what was there before."
         if not preview.exact:
             details += "\n(The exact list is worked out with administrator rights.)"
         if preview.notices:
