@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -285,5 +286,32 @@ def test_real_leak_check_on_this_machine_keeps_the_loop_responsive(
     got = {r.browser_id: r.verdict for r in w.last_check.results}
     assert {"chromium", "firefox-esr"} <= set(got)
     assert all(v in ("pass", "leak", "webrtc_disabled", "inconclusive") for v in got.values())
+    # Two real browsers starting at once can starve a 2-CPU CI machine for a moment even
+    # with the check niced; the bound here catches a GUI thread that *blocks* on the check
+    # (that would be seconds). The strict 100 ms bound is in the simulated-check test and
+    # in bench/gui_bench.py.
     stall = max(b - a for a, b in itertools.pairwise(ticks))
-    assert stall < 0.1, f"event loop stalled {stall * 1000:.0f} ms"
+    assert stall < 0.5, f"event loop stalled {stall * 1000:.0f} ms"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux")
+def test_check_runs_niced_and_children_inherit_it() -> None:
+    import os
+    import subprocess
+    import threading
+
+    from vpnguard.gui.backend import CHECK_NICENESS, run_niced
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def probe() -> tuple[int, str]:
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        child = subprocess.run(["nice"], capture_output=True, text=True, check=True).stdout
+        return mine, child.strip()
+
+    mine, child = run_niced(probe)
+    assert mine == before + CHECK_NICENESS
+    assert int(child) == before + CHECK_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+    with pytest.raises(ZeroDivisionError):
+        run_niced(lambda: 1 / 0)
