@@ -10,6 +10,7 @@ import getpass
 import logging
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from vpnguard.core.browsers.catalog import BY_ID
@@ -35,7 +36,14 @@ def _matching(browser: Browser) -> list[Any]:
     return [p for p in found if p.info.get("ppid") not in pids]
 
 
-def restart(browser: Browser, *, root: str | None = None, wait_s: float = WAIT_S) -> str:
+def restart(
+    browser: Browser,
+    *,
+    root: str | None = None,
+    wait_s: float = WAIT_S,
+    find: Callable[[Browser], list[Any]] = _matching,
+    launch: Sequence[str] | None = None,
+) -> str:
     """Returns a sentence for the status bar; raises RefusedError when it cannot."""
     if root is not None:
         raise RefusedError(
@@ -44,7 +52,7 @@ def restart(browser: Browser, *, root: str | None = None, wait_s: float = WAIT_S
         )
     import psutil
 
-    procs = _matching(browser)
+    procs = find(browser)
     if not procs:
         return f"{browser.name} is not running any more: it will read the policy when it starts."
     for p in procs:
@@ -62,6 +70,6 @@ def restart(browser: Browser, *, root: str | None = None, wait_s: float = WAIT_S
     }
     if sys.platform != "win32":
         kwargs["start_new_session"] = True
-    subprocess.Popen([browser.path], **kwargs)  # type: ignore[call-overload]
+    subprocess.Popen(list(launch or [browser.path]), **kwargs)  # type: ignore[call-overload]
     log.info("restarted %s", browser.id)
     return f"{browser.name} was restarted and now uses the new policy."
