@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("vpnguard.commands.status", "show browsers, their protection, and the VPN state"),
     "protect": ("vpnguard.commands.protect", "write WebRTC policy for installed browsers"),
     "unprotect": ("vpnguard.commands.unprotect", "undo exactly what protect wrote"),
+    "hook": ("vpnguard.commands.hook", "install, show or remove VPN-client hooks"),
+    "watch": ("vpnguard.commands.watch", "auto mode: protect while a VPN is up"),
 }
 
 EPILOG = """exit codes:
