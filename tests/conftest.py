@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-SYSTEM_LOCK = Path("/run/vpnguard-tests.lock") if os.path.isdir("/run") else Path("/tmp/vpnguard-tests.lock")
+SYSTEM_LOCK = (
+    Path("/run/vpnguard-tests.lock") if os.path.isdir("/run") else Path("/tmp/vpnguard-tests.lock")
+)
 
 
 @pytest.fixture

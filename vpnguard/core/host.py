@@ -12,6 +12,7 @@ import os
 import platform
 import sys
 from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from vpnguard.core.errors import UsageError
@@ -47,7 +48,7 @@ class Host:
     environ: Mapping[str, str]
 
     @classmethod
-    def current(cls, root: str | os.PathLike[str] | None = None, os_: OS | None = None) -> Host:
+    def current(cls, root: str | PathLike[str] | None = None, os_: OS | None = None) -> Host:
         if root is None:
             root_path = Path("/")
         else:

@@ -8,6 +8,7 @@ used, but reported as unverified so nobody mistakes it for proven.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from vpnguard.core.errors import UsageError
 from vpnguard.core.model import Family
@@ -311,7 +312,7 @@ def get(browser_id: str) -> BrowserSpec:
         raise UsageError(f"unknown browser id {browser_id!r} (known: {known})") from None
 
 
-def resolve_ids(ids: list[str] | tuple[str, ...] | None) -> tuple[BrowserSpec, ...]:
+def resolve_ids(ids: Sequence[str] | None) -> tuple[BrowserSpec, ...]:
     """The specs for the given ids (all of them when ``ids`` is empty); rejects unknown ids."""
     if not ids:
         return CATALOG

@@ -1,0 +1,52 @@
+"""Helpers shared by the status/protect/unprotect commands (human output)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vpnguard.cli import Env, add_common
+from vpnguard.core.browsers.catalog import CATALOG
+
+BROWSER_IDS = ", ".join(s.id for s in CATALOG)
+
+
+def add_browser_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--browser",
+        action="append",
+        metavar="ID",
+        dest="browsers",
+        help=f"only this browser (repeatable): {BROWSER_IDS}",
+    )
+
+
+def print_status(env: Env, report: object) -> None:
+    from vpnguard.core.service import StatusReport
+
+    assert isinstance(report, StatusReport)
+    if not report.browsers:
+        env.say("No supported browser found.")
+    else:
+        width = max(len(b.browser.name) for b in report.browsers)
+        for b in report.browsers:
+            version = b.browser.version or "version unknown"
+            running = ", running" if b.browser.running else ""
+            restart = "  (restart needed)" if b.policy.restart_needed else ""
+            env.say(
+                f"  {b.browser.name:<{width}}  {b.policy.protection.value:<9} "
+                f"{version}{running}{restart}"
+            )
+            if b.policy.detail and b.policy.protection.value in ("conflict", "partial"):
+                env.say(f"  {'':<{width}}  {b.policy.detail}")
+    net = report.network
+    if net is not None:
+        env.say("")
+        env.say(f"Network: {net.detail or net.tunnel.value}")
+        if net.public_route is not None:
+            r = net.public_route
+            env.say(f"  internet route: {r.interface} from {r.source}")
+    for w in report.warnings:
+        env.warn(f"warning: {w}")
+
+
+__all__ = ["add_browser_option", "add_common", "print_status"]

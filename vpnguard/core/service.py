@@ -1,0 +1,228 @@
+"""The one facade the CLI, the GUI, hooks and the Python API call.
+
+Returns typed reports whose ``to_json()`` is exactly what ``--json`` prints
+(``schema_version`` 1); raises :class:`~vpnguard.core.errors.VpnguardError`
+subclasses carrying the CLI exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
+from vpnguard.core.browsers.detect import detect_browsers
+from vpnguard.core.errors import UsageError
+from vpnguard.core.host import Host
+from vpnguard.core.model import Browser, Family, Level, NetworkState, PolicyState, TunnelMode
+from vpnguard.core.policy import engine
+from vpnguard.core.policy.journal import Journal, locked
+from vpnguard.core.policy.status import read_states
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class BrowserStatus:
+    browser: Browser
+    policy: PolicyState
+
+    def to_json(self) -> dict[str, Any]:
+        out = self.browser.to_json()
+        out["protection"] = self.policy.protection.value
+        out["protection_detail"] = self.policy.detail
+        out["target_states"] = [t.to_json() for t in self.policy.targets]
+        out["restart_needed"] = self.policy.restart_needed
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusReport:
+    browsers: tuple[BrowserStatus, ...]
+    network: NetworkState | None
+    warnings: tuple[str, ...] = ()
+
+    def browser(self, browser_id: str) -> BrowserStatus | None:
+        return next((b for b in self.browsers if b.browser.id == browser_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "browsers": [b.to_json() for b in self.browsers],
+            "network": self.network.to_json() if self.network else None,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class ChangeReport:
+    action: str  # "protect" | "unprotect"
+    level: Level | None
+    dry_run: bool
+    changes: tuple[engine.FileChange, ...]
+    notices: tuple[str, ...]
+    restart_needed: tuple[str, ...]
+    status: StatusReport
+
+    @property
+    def changed(self) -> bool:
+        return any(c.action != "unchanged" for c in self.changes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "ok": True,
+            "action": self.action,
+            "level": self.level.value if self.level else None,
+            "dry_run": self.dry_run,
+            "changes": [c.to_json() for c in self.changes],
+            "notices": list(self.notices),
+            "restart_needed": list(self.restart_needed),
+            "status": self.status.to_json(),
+        }
+
+
+def _host(root: str | os.PathLike[str] | None, host: Host | None) -> Host:
+    return host if host is not None else Host.current(root)
+
+
+def _network(host: Host) -> NetworkState | None:
+    if not host.is_live:
+        return None  # a fake root has no network of its own
+    from vpnguard.core.network import detect_network
+
+    state: NetworkState = detect_network(host)
+    return state
+
+
+def status(
+    browsers: Sequence[str] | None = None,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    host: Host | None = None,
+    network: bool = True,
+) -> StatusReport:
+    """Installed browsers with their protection read from disk, and the VPN state."""
+    h = _host(root, host)
+    resolve_ids(browsers)  # unknown ids are a usage error
+    found = detect_browsers(h, browsers)
+    states = read_states(h, found)
+    report = StatusReport(
+        browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
+        network=_network(h) if network else None,
+    )
+    return dataclasses.replace(report, warnings=_warnings(report))
+
+
+def _warnings(report: StatusReport) -> tuple[str, ...]:
+    out: list[str] = []
+    net = report.network
+    if net is not None and net.tunnel is TunnelMode.SPLIT:
+        weak = [b.browser.name for b in report.browsers if b.policy.protection.value == "balanced"]
+        if weak:
+            out.append(
+                "split tunnel: 'balanced' does not stop the leak here; use 'strict' for "
+                + ", ".join(weak)
+            )
+    for b in report.browsers:
+        if b.policy.protection.value == "conflict":
+            out.append(f"{b.browser.name}: {b.policy.detail}")
+    return tuple(out)
+
+
+def _level(level: Level | str) -> Level:
+    try:
+        return Level(level)
+    except ValueError:
+        raise UsageError(f"unknown level {level!r} (strict or balanced)") from None
+
+
+def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: str) -> list[str]:
+    notes: list[str] = []
+    if action == "protect":
+        if any(b.browser.family is Family.CHROMIUM for b in touched):
+            notes.append(
+                "Chrome, Chromium and Edge will show 'Managed by your organization': that is this "
+                "policy, nothing else."
+            )
+        if level is Level.BALANCED:
+            notes.append(
+                "'balanced' does not hold in a split tunnel: the public address can still leak; "
+                "'strict' does."
+            )
+    for b in touched:
+        spec = BY_ID[b.browser.id]
+        if b.browser.running and spec.restart_to_apply:
+            notes.append(f"{b.browser.name} is running: restart it to apply the change.")
+        elif b.browser.running:
+            notes.append(f"{b.browser.name} is running: it picks up the change within seconds.")
+    return notes
+
+
+def _change(
+    action: str,
+    level: Level | None,
+    browsers: Sequence[str] | None,
+    dry_run: bool,
+    h: Host,
+) -> ChangeReport:
+    resolve_ids(browsers)
+    found = detect_browsers(h, browsers)
+    if browsers and action == "protect":
+        engine.refuse_unknown(list(browsers), found)
+    with locked(h):
+        journal = Journal.load(h)
+        if action == "protect":
+            assert level is not None
+            steps = engine.plan_protect(h, found, level, journal)
+        else:
+            steps = engine.plan_unprotect(h, list(browsers) if browsers else None, journal)
+        if not dry_run:
+            engine.execute(h, steps, journal)
+    # The status after a change skips network detection: hooks want protect fast, and the
+    # VPN state is not what changed.
+    after = status(browsers, host=h, network=False)
+    changed_ids = {i for s in steps if s.change.action != "unchanged" for i in s.change.browsers}
+    touched = [b for b in after.browsers if b.browser.id in changed_ids]
+    restart = tuple(
+        b.browser.id for b in touched if b.browser.running and BY_ID[b.browser.id].restart_to_apply
+    )
+    for s in steps:
+        log.info("%s %s: %s (%s)", action, s.change.path, s.change.action, s.change.detail)
+    return ChangeReport(
+        action=action,
+        level=level,
+        dry_run=dry_run,
+        changes=tuple(s.change for s in steps),
+        notices=tuple(_notices(level, touched, action)),
+        restart_needed=restart,
+        status=after,
+    )
+
+
+def protect(
+    level: Level | str = Level.STRICT,
+    browsers: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+    root: str | os.PathLike[str] | None = None,
+    host: Host | None = None,
+) -> ChangeReport:
+    """Write WebRTC policy at ``level`` for the installed browsers (or ``browsers``)."""
+    return _change("protect", _level(level), browsers, dry_run, _host(root, host))
+
+
+def unprotect(
+    browsers: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+    root: str | os.PathLike[str] | None = None,
+    host: Host | None = None,
+) -> ChangeReport:
+    """Undo exactly what ``protect`` wrote (byte for byte where nobody changed it since)."""
+    return _change("unprotect", None, browsers, dry_run, _host(root, host))
