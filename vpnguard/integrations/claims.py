@@ -70,6 +70,11 @@ def cli_apply(action: str, level: Level, root: str | None) -> tuple[int, dict[st
     return code, doc
 
 
+def real_changes(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entries of a change document that changed a file (the core lists "unchanged" too)."""
+    return [c for c in doc.get("changes") or [] if c.get("action") != "unchanged"]
+
+
 def interface_exists(name: str) -> bool:
     if sys.platform.startswith("linux"):
         return os.path.exists(f"/sys/class/net/{name}")
@@ -136,7 +141,7 @@ class Outcome:
         return self.exit_code == 0
 
     def changes(self) -> int:
-        return len(self.doc.get("changes") or []) if self.doc else 0
+        return len(real_changes(self.doc)) if self.doc else 0
 
 
 class Coordinator:
@@ -208,7 +213,7 @@ class Coordinator:
             reason = f"VPN up: {', '.join(holders)}"
             code, doc = self.apply("protect", self.level, self.root)
             if code == 0:
-                changes = doc.get("changes") or []
+                changes = real_changes(doc)
                 if changes:
                     state.owned = True
                     browsers = {b for c in changes for b in (c.get("browsers") or [])}
