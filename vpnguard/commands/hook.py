@@ -34,7 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--event", choices=("up", "down"))
             p.add_argument("--interface", help="device name (wg-quick passes %%i)")
             p.add_argument("--only", action="append", default=[], metavar="NAME")
-            p.add_argument("extra", nargs="*", help="arguments the VPN client passes")
+            p.add_argument(
+                "--arg",
+                dest="extra",
+                action="append",
+                default=[],
+                metavar="VALUE",
+                help='an argument the VPN client passed (scripts use --arg="$1")',
+            )
         else:
             p.add_argument(
                 "--interface",

@@ -47,7 +47,7 @@ def resolve_event(
     interface: str | None,
     extra: Sequence[str],
     environ: Mapping[str, str],
-    host: Host,
+    host: Host | None,
     only: Sequence[str] = (),
 ) -> HookEvent | None:
     """Turn what the VPN client passed into one event, or ``None`` when it is not ours."""
@@ -83,7 +83,9 @@ def resolve_event(
     raise RefusedError(f"unknown hook kind {kind!r}")
 
 
-def _is_wireguard(iface: str, environ: Mapping[str, str], host: Host, only: Sequence[str]) -> bool:
+def _is_wireguard(
+    iface: str, environ: Mapping[str, str], host: Host | None, only: Sequence[str]
+) -> bool:
     """NetworkManager types WireGuard connections ``wireguard`` (``Vpn == false``)."""
     if iface in only:
         return True
@@ -92,7 +94,7 @@ def _is_wireguard(iface: str, environ: Mapping[str, str], host: Host, only: Sequ
     if environ.get("CONNECTION_TYPE", "").lower() == "wireguard":
         return True
     filename = environ.get("CONNECTION_FILENAME", "")
-    if filename.startswith("/"):
+    if filename.startswith("/") and host is not None:
         try:
             text = host.p(filename).read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -111,7 +113,7 @@ def _is_wireguard(iface: str, environ: Mapping[str, str], host: Host, only: Sequ
     return "DEVTYPE=wireguard" in uevent.split()
 
 
-def setup_logging(host: Host) -> Path | None:
+def setup_logging(host: Host | None) -> Path | None:
     """Log to ``hooks.log`` and stderr (wg-quick's terminal, OpenVPN's log, NM's journal)."""
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -123,7 +125,10 @@ def setup_logging(host: Host) -> Path | None:
     log.addHandler(stderr)
     path: Path | None = None
     try:
-        directory = paths.log_dir(host)
+        override = os.environ.get("VPNGUARD_LOG_DIR")
+        if host is None and not override:
+            return None
+        directory = paths.log_dir(host) if host is not None else Path(str(override))
         directory.mkdir(parents=True, exist_ok=True, mode=0o755)
         path = directory / LOG_NAME
         if path.exists() and path.stat().st_size > MAX_LOG_BYTES:
@@ -154,7 +159,14 @@ def run_hook(
     environ: Mapping[str, str] | None = None,
 ) -> int:
     environ = os.environ if environ is None else environ
-    host = Host.current(root)
+    host: Host | None = None
+    host_error: VpnguardError | None = None
+    try:
+        host = Host.current(root)
+    except VpnguardError as exc:
+        host_error = exc
+    except OSError as exc:
+        host_error = VpnguardError(f"cannot use root prefix {root!r}: {exc}")
     setup_logging(host)
     if hasattr(signal, "SIGALRM"):
         signal.signal(signal.SIGALRM, _on_timeout)
@@ -197,6 +209,10 @@ def run_hook(
             hint,
         )
         return fail(int(ExitCode.PERMISSION)) if ev.event == "up" else 0
+    if host is None:
+        assert host_error is not None
+        log.error("%s: %s", where, host_error.message)
+        return fail(int(host_error.exit_code)) if ev.event == "up" else 0
     try:
         coordinator = Coordinator(host, level, root=root)
         holder = f"{kind}:{ev.interface}"

@@ -74,7 +74,7 @@ def wg_quick_lines(cmd: HookCommand) -> tuple[str, str]:
     return up, down
 
 
-def _script(cmd: HookCommand, comment: list[str], prelude: list[str]) -> str:
+def _script(cmd: HookCommand, comment: list[str], prelude: list[str], nargs: int) -> str:
     tail = 'exit "$rc"' if cmd.fail_closed else "exit 0  # never fail the tunnel"
     lines = [
         "#!/bin/sh",
@@ -82,7 +82,8 @@ def _script(cmd: HookCommand, comment: list[str], prelude: list[str]) -> str:
         f"# `vpnguard hook uninstall {cmd.kind}` removes it; do not edit.",
         *[f"# {c}" for c in comment],
         *prelude,
-        cmd.shell("--", raw_tail='"$@"') + " </dev/null",
+        # `--arg="$N"` keeps each value one word and lets it start with "-".
+        cmd.shell(raw_tail=" ".join(f'--arg="${i}"' for i in range(1, nargs + 1))) + " </dev/null",
         "rc=$?",
         tail,
         "",
@@ -99,6 +100,7 @@ def openvpn_script(cmd: HookCommand) -> str:
             "`down` runs unprivileged (use the down-root plugin for it).",
         ],
         [],
+        1,
     )
 
 
@@ -112,4 +114,5 @@ def networkmanager_script(cmd: HookCommand) -> str:
             "'wireguard' (not VPN) and report up/down: vpnguard tells them apart.",
         ],
         [f'case "$2" in {actions}) ;; *) exit 0 ;; esac'],
+        2,
     )
