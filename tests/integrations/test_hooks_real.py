@@ -206,7 +206,7 @@ def test_networkmanager_dispatcher_for_real(wglab: Lab, froot: Path) -> None:
     keyfiles = froot / "etc/NetworkManager/system-connections"
     keyfiles.mkdir(parents=True)
     (keyfiles / "office.nmconnection").write_text(
-        "[connection]\nid=office\ntype=wireguard\ninterface-name=%s\n" % wg
+        f"[connection]\nid=office\ntype=wireguard\ninterface-name={wg}\n"
     )
     (keyfiles / "lan.nmconnection").write_text("[connection]\nid=lan\ntype=ethernet\n")
     before = snapshot(froot)
