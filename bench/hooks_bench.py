@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests import fakeroot  # noqa: E402
-from tests.integrations.lab import PYTHON, env_with_pythonpath, lab, wait_for  # noqa: E402
+from tests import fakeroot
+from tests.integrations.lab import PYTHON, env_with_pythonpath, lab, wait_for
 
 
 def timed(argv: list[str]) -> float:
@@ -99,7 +99,7 @@ def main() -> int:
             "--interface",
             wg,
         ]
-        down = hook[:-3] + ["down", "--interface", wg]
+        down = [*hook[:-3], "down", "--interface", wg]
         first = []
         for _ in range(rounds):
             first.append(timed(hook))
@@ -110,7 +110,8 @@ def main() -> int:
         print(f"python -c pass: {bare * 1000:.0f} ms")
         print(
             f"hook up (first protect): {f * 1000:.0f} ms = {f / bare:.1f}x; "
-            f"hook up again (no change): {repeat * 1000:.0f} ms = {repeat / bare:.1f}x (target <= 4x)"
+            f"hook up again (no change): "
+            f"{repeat * 1000:.0f} ms = {repeat / bare:.1f}x (target <= 4x)"
         )
     return 0
 
