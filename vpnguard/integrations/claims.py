@@ -19,7 +19,6 @@ under its own lock (``auto.lock``; the core's journal lock is taken inside
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import logging
 import os
@@ -43,31 +42,25 @@ Applier = Callable[[str, Level, str | None], tuple[int, dict[str, Any]]]
 
 
 def cli_apply(action: str, level: Level, root: str | None) -> tuple[int, dict[str, Any]]:
-    """Run ``vpnguard protect|unprotect --json`` in this process; return its exit code and JSON."""
-    from vpnguard import cli
+    """``vpnguard protect|unprotect --json`` in this process: its exit code and JSON.
 
-    argv = [action, "--json"]
-    if action == "protect":
-        argv += ["--level", level.value]
-    if root is not None:
-        argv += ["--root", root]
-    out, err = io.StringIO(), io.StringIO()
-    code = cli.main(argv, cli.Env(stdout=out, stderr=err))
+    Calls the service directly (the very object the CLI prints), so a hook does
+    not pay for a second argument parser on the tunnel's critical path.
+    """
+    from vpnguard.core import service
+    from vpnguard.core.errors import VpnguardError
+
     try:
-        doc = json.loads(out.getvalue() or "null")
-    except json.JSONDecodeError:
-        doc = None
-    if not isinstance(doc, dict):
-        doc = {
-            "schema_version": 1,
-            "ok": False,
-            "error": {
-                "kind": "internal_error",
-                "message": (err.getvalue().strip() or "no JSON from vpnguard")[:500],
-                "exit_code": code,
-            },
-        }
-    return code, doc
+        if action == "protect":
+            report = service.protect(level, root=root)
+        else:
+            report = service.unprotect(root=root)
+        return 0, report.to_json()
+    except VpnguardError as exc:
+        return int(exc.exit_code), {"schema_version": 1, "ok": False, "error": exc.to_json()}
+    except Exception as exc:  # a hook must log, never crash the tunnel
+        err = VpnguardError(f"internal error: {type(exc).__name__}: {exc}")
+        return int(err.exit_code), {"schema_version": 1, "ok": False, "error": err.to_json()}
 
 
 def real_changes(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
