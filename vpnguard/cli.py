@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unprotect": ("vpnguard.commands.unprotect", "undo exactly what protect wrote"),
     "check": ("vpnguard.commands.check", "prove it: run a WebRTC leak check in each browser"),
     "export": ("vpnguard.commands.export", "write an admin policy bundle (Linux, Windows, macOS)"),
+    "hook": ("vpnguard.commands.hook", "install, show or remove VPN-client hooks"),
+    "watch": ("vpnguard.commands.watch", "auto mode: protect while a VPN is up"),
     "gui": ("vpnguard.commands.gui", "open the desktop app"),
 }
 

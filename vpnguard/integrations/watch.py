@@ -1,0 +1,289 @@
+"""Auto mode: ``vpnguard watch`` protects while a matching VPN is up.
+
+How it decides:
+
+* **Events**: rtnetlink link/address/route messages wake it (a timer on other
+  systems, and a re-check every ``recheck_s`` anyway). Each wake-up re-reads
+  the whole state (:func:`probe.active_vpns`), so what counts is the state,
+  never the order of messages.
+* **Debounce**: it acts once no event came for ``settle_s`` (or, while events
+  never stop, at most every ``max_delay_s``). A link flapping ten times in a
+  second gives one decision on the state it ends in.
+* **Several VPNs**: the set of matching VPNs that are up is written as holders
+  ``watch:<iface>`` into the shared auto-mode state; protection stays while
+  any holder (of watch or of a hook) is left.
+* **Restarts**: the first look happens at start. ``protect`` is idempotent and
+  the state file remembers whether automation wrote the protection, so a
+  restart neither applies twice nor forgets to undo after a crash.
+* **One instance**: ``watch.pid`` in the state directory, flock'ed for the
+  process's life; a second ``watch`` refuses (exit 4) naming the first's PID.
+* **Stop**: SIGTERM/SIGINT end the loop between decisions; protection is left
+  as it is (the VPN may still be up); the next start reconciles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from vpnguard.core.errors import RefusedError
+from vpnguard.core.host import Host
+from vpnguard.core.model import Level
+from vpnguard.integrations import netlink, probe
+from vpnguard.integrations.claims import AutoState, Coordinator, Outcome, summarize
+from vpnguard.integrations.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
+
+PID_FILE = "watch.pid"
+STATUS_FILE = "watch.json"
+HOLDER_PREFIX = "watch:"
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchConfig:
+    level: Level = Level.STRICT
+    vpn_patterns: tuple[str, ...] = ()
+    always: bool = False
+    root: str | None = None
+    settle_s: float = 0.25
+    max_delay_s: float = 2.0
+    recheck_s: float = 30.0
+    poll_s: float = 2.0  # without netlink
+
+
+@contextlib.contextmanager
+def single_instance(state_dir: Path) -> Iterator[None]:
+    """Hold ``watch.pid`` locked while running; refuse when another watch holds it."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / PID_FILE
+    fh: IO[str] = open(path, "a+")  # noqa: SIM115 - lives as long as the lock
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            other = fh.read().strip() or "unknown"
+            raise RefusedError(
+                f"another vpnguard watch is already running (PID {other}); stop it first",
+                path=str(path),
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fh.seek(0)
+                fh.truncate()
+                fh.flush()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+class Watcher:
+    def __init__(
+        self,
+        config: WatchConfig,
+        *,
+        host: Host | None = None,
+        coordinator: Coordinator | None = None,
+        events: netlink.EventSource | None = None,
+        look: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        self.config = config
+        self.host = host or Host.current(config.root)
+        self.coordinator = coordinator or Coordinator(self.host, config.level, root=config.root)
+        self.events = events
+        self.look = look or (lambda: probe.active_vpns(config.vpn_patterns))
+        self.stopping = False
+        self.last_seen: tuple[str, ...] | None = None
+        self.last_outcome: Outcome | None = None
+        self.started = time.time()
+
+    def stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def current(self) -> dict[str, str]:
+        return probe.matching(self.look(), self.config.vpn_patterns)
+
+    def evaluate(self, force: bool = False) -> Outcome | None:
+        """Look once; change holders and protection only when the matching set changed."""
+        active = self.current()
+        seen = tuple(sorted(active))
+        if (
+            not force
+            and seen == self.last_seen
+            and (self.last_outcome is None or self.last_outcome.ok)
+        ):
+            return None
+        outcome = self.coordinator.update(
+            add={HOLDER_PREFIX + n: n for n in seen},
+            replace_prefix=HOLDER_PREFIX,
+            always=self.config.always,
+        )
+        self.last_seen = seen
+        self.last_outcome = outcome
+        vpns = ", ".join(f"{n} ({r})" for n, r in sorted(active.items())) or "none"
+        lvl = logging.INFO if outcome.ok else logging.ERROR
+        log.log(lvl, "VPNs up: %s -> %s", vpns, summarize(outcome))
+        if outcome.doc is not None:
+            log.debug("result %s", json.dumps(outcome.doc, separators=(",", ":")))
+        self._write_status(active)
+        return outcome
+
+    def _write_status(self, active: dict[str, str]) -> None:
+        o = self.last_outcome
+        doc = {
+            "schema_version": 1,
+            "pid": os.getpid(),
+            "started": self.started,
+            "updated": time.time(),
+            "level": self.config.level.value,
+            "vpn_patterns": list(self.config.vpn_patterns),
+            "always": self.config.always,
+            "events": self.events.name if self.events else None,
+            "active_vpns": sorted(active),
+            "last_action": None
+            if o is None
+            else {"action": o.action, "exit_code": o.exit_code, "reason": o.reason},
+        }
+        try:
+            atomic_write(
+                self.host.state_dir() / STATUS_FILE, (json.dumps(doc, indent=2) + "\n").encode()
+            )
+        except Exception as exc:  # status is for display; never stop watching for it
+            log.warning("cannot write %s: %s", STATUS_FILE, exc)
+
+    def run(self) -> int:
+        cfg = self.config
+        with single_instance(self.host.state_dir()):
+            self.events = self.events or netlink.open_events()
+            old = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+            log.info(
+                "watching (%s) for %s; level %s%s",
+                self.events.name,
+                ", ".join(cfg.vpn_patterns) or "any VPN",
+                cfg.level.value,
+                "; --always" if cfg.always else "",
+            )
+            try:
+                self._loop()
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
+                self.events.close()
+            log.info("stopped; protection left as it is (the next start reconciles)")
+        return 0
+
+    def _loop(self) -> None:
+        cfg = self.config
+        assert self.events is not None
+        self.evaluate(force=True)
+        first_event: float | None = None
+        last_event = 0.0
+        last_check = time.monotonic()
+        period = cfg.recheck_s if self.events.name == "netlink" else cfg.poll_s
+        while not self.stopping:
+            now = time.monotonic()
+            if first_event is None:
+                timeout = max(0.0, last_check + period - now)
+            else:
+                timeout = min(last_event + cfg.settle_s, first_event + cfg.max_delay_s) - now
+            changed = self.events.wait(min(max(timeout, 0.0), 0.5))
+            now = time.monotonic()
+            if changed:
+                last_event = now
+                if first_event is None:
+                    first_event = now
+                continue
+            if self.stopping:
+                break
+            due = first_event is not None and (
+                now - last_event >= cfg.settle_s or now - first_event >= cfg.max_delay_s
+            )
+            if due or now - last_check >= period:
+                first_event = None
+                last_check = now
+                try:
+                    self.evaluate()
+                except Exception:  # keep watching; the next event retries
+                    log.exception("evaluation failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoModeState:
+    """What the GUI shows for auto mode (read-only; costs a few small file reads)."""
+
+    running: bool
+    pid: int | None
+    level: str | None
+    active_vpns: tuple[str, ...]
+    holders: tuple[str, ...]
+    protected_by_automation: bool
+    last_action: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if sys.platform.startswith("linux"):
+        try:
+            return b"vpnguard" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+def auto_mode_state(root: str | None = None) -> AutoModeState:
+    """Is ``watch`` running, and what have hooks/watch done? Safe to call from the GUI."""
+    state_dir = Host.current(root).state_dir()
+    pid: int | None = None
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((state_dir / PID_FILE).read_text().strip() or "0") or None
+    running = pid is not None and _pid_alive(pid)
+    status: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        status = json.loads((state_dir / STATUS_FILE).read_text())
+    auto = AutoState.load(state_dir / "auto.json")
+    return AutoModeState(
+        running=running,
+        pid=pid if running else None,
+        level=status.get("level") if running else auto.level,
+        active_vpns=tuple(status.get("active_vpns") or ()) if running else (),
+        holders=tuple(sorted(auto.holders)),
+        protected_by_automation=auto.owned,
+        last_action=auto.last_action,
+    )
+
+
+def watch(
+    level: Level = Level.STRICT,
+    vpn_patterns: Sequence[str] = (),
+    always: bool = False,
+    root: str | None = None,
+) -> int:
+    return Watcher(
+        WatchConfig(level=level, vpn_patterns=tuple(vpn_patterns), always=always, root=root)
+    ).run()
