@@ -315,3 +315,20 @@ def test_check_runs_niced_and_children_inherit_it() -> None:
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
     with pytest.raises(ZeroDivisionError):
         run_niced(lambda: 1 / 0)
+
+
+def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> None:
+    w = make_window()
+    w.refresh()
+    assert w.auto is not None and not w.auto.running
+    assert "Auto mode is off" in w.auto_label.text()
+    # What auto_mode_state() reports while vpnguard watch runs (its own tests cover reading it).
+    import os
+
+    from vpnguard.integrations import watch
+
+    w.backend.auto_mode = lambda: watch.AutoModeState(  # type: ignore[method-assign]
+        True, os.getpid(), "strict", ("wg0",), (), True, None
+    )
+    w.refresh()
+    assert "Auto mode is on" in w.auto_label.text() and "wg0" in w.auto_label.text()

@@ -293,6 +293,22 @@ class Backend:
         log.debug("status in %.0f ms", (time.perf_counter() - t0) * 1000)
         return report
 
+    def auto_mode(self) -> Any:
+        """``vpnguard watch``'s state (an ``AutoModeState``), or None when unknown."""
+        try:
+            from vpnguard.integrations.watch import auto_mode_state
+        except ImportError:
+            return None
+        try:
+            return auto_mode_state(self.root)
+        except Exception:  # auto mode is a side note: never fail a refresh over it
+            log.debug("auto mode state unavailable", exc_info=True)
+            return None
+
+    def snapshot(self) -> tuple[Any, Any]:
+        """(status report, auto-mode state): what a refresh shows."""
+        return self.status(), self.auto_mode()
+
     def preview(self, op: str, level: str | None, status: Any = None) -> Outcome:
         """What ``op`` would do, without writing (``dry_run``)."""
         from vpnguard.core import service

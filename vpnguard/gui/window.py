@@ -274,6 +274,7 @@ class MainWindow(QMainWindow):
         self.last_error: BaseException | None = None
         self.last_outcome: Outcome | None = None
         self.last_check: CheckOutcome | None = None
+        self.auto: Any = None
         self.checking = False
         self.setWindowTitle("vpnguard")
         self.setWindowIcon(theme.app_icon())
@@ -334,6 +335,13 @@ class MainWindow(QMainWindow):
         self.level_help.setWordWrap(True)
         self.level_help.setAccessibleName("What this level does")
         pb.addWidget(self.level_help)
+        self.auto_label = QLabel("")
+        self.auto_label.setWordWrap(True)
+        self.auto_label.setAccessibleName("Auto mode")
+        self.auto_label.setStyleSheet("font-style: italic;")
+        self.auto_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.auto_label.setVisible(False)
+        pb.addWidget(self.auto_label)
         layout.addWidget(protect_box)
 
         check_box = QGroupBox("Leak check")
@@ -496,12 +504,35 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         self.statusBar().showMessage("Looking for browsers and your VPN…")
         self.runner.run_task(
-            lambda _p: self.backend.status(), self._refreshed, self._fail("Could not read status")
+            lambda _p: self.backend.snapshot(), self._refreshed, self._fail("Could not read status")
         )
 
-    def _refreshed(self, report: Any) -> None:
+    def _refreshed(self, snapshot: tuple[Any, Any]) -> None:
+        report, auto = snapshot
         self.statusBar().showMessage("Up to date", 3000)
         self._show_report(report)
+        self._show_auto(auto)
+
+    def _show_auto(self, auto: Any) -> None:
+        self.auto = auto
+        if auto is None:
+            self.auto_label.setVisible(False)
+            return
+        if auto.running:
+            vpns = ", ".join(auto.active_vpns) or "a VPN"
+            text = (
+                f"Auto mode is on (vpnguard watch, PID {auto.pid}): it protects at "
+                f"{auto.level or 'strict'} while {vpns} is up, and may undo when it goes down."
+            )
+        elif auto.holders:
+            text = f"Protection is also held by VPN hooks: {', '.join(auto.holders)}."
+        else:
+            text = (
+                "Auto mode is off. 'vpnguard watch' (run as a service) protects automatically "
+                "while a VPN is up."
+            )
+        self.auto_label.setText(text)
+        self.auto_label.setVisible(True)
 
     def protect(self) -> None:
         level = str(self.level.currentData())
@@ -575,13 +606,14 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage("Writing policy…" if op == "protect" else "Restoring…")
         self.runner.run_task(
-            lambda _p: (self.backend.apply(op, level), self.backend.status()),
+            lambda _p: (self.backend.apply(op, level), *self.backend.snapshot()),
             self._applied,
             self._fail("Protection failed" if op == "protect" else "Undo failed"),
         )
 
-    def _applied(self, result: tuple[Outcome, Any]) -> None:
-        outcome, report = result
+    def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
+        outcome, report, auto = result
+        self._show_auto(auto)
         self.last_outcome = outcome
         if outcome.action == "protect":
             self.restart |= set(outcome.restart_needed)
