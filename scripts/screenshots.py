@@ -134,6 +134,15 @@ def main() -> int:
     shot(w, "split-tunnel")
     w.close()
 
+    w = window("conflict", "full", {}, 0.2, False)
+    managed = Path(w.backend.root) / "etc/chromium/policies/managed"
+    managed.mkdir(parents=True)
+    (managed / "corp.json").write_text('{"WebRtcIPHandling": "default"}')
+    w.protect()
+    wait(lambda: not w.runner.busy)
+    shot(w, "conflict")
+    w.close()
+
     w = window("progress", "full", {}, 6.0, True)
     w.check()
     wait(lambda: w.list.items["firefox-esr"].text(4) == "Gathering…")

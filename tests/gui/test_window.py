@@ -332,3 +332,18 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
     )
     w.refresh()
     assert "Auto mode is on" in w.auto_label.text() and "wg0" in w.auto_label.text()
+
+
+def test_conflict_names_the_other_source(make_window: Any, tree: Path) -> None:
+    managed = tree / "etc/chromium/policies/managed"
+    managed.mkdir(parents=True)
+    (managed / "corp.json").write_text('{"WebRtcIPHandling": "default"}')
+    w = make_window()
+    w.refresh()
+    w.protect()
+    text = w.list.items["chromium"].text(COL_PROTECTION)
+    assert text == "Conflict: corp.json"
+    tooltip = w.list.items["chromium"].toolTip(COL_PROTECTION)
+    assert "/etc/chromium/policies/managed/corp.json" in tooltip
+    assert any("corp.json" in warning for warning in w.report.warnings)
+    assert w.overall_state() == "unprotected"

@@ -59,6 +59,11 @@ PHASE_TEXT = {
 COL_BROWSER, COL_VERSION, COL_RUNNING, COL_PROTECTION, COL_CHECK, COL_NOTE = range(6)
 
 
+def _short(source: str) -> str:
+    """A policy source as a cell shows it: a file's name, a registry value's last part."""
+    return source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or source
+
+
 class VpnPanel(QFrame):
     """Is a VPN up, which, full or split tunnel; the reasons one click away."""
 
@@ -193,8 +198,12 @@ class BrowserList(QTreeWidget):
             item.setText(COL_VERSION, b.version or "unknown")
             item.setText(COL_RUNNING, "Running" if b.running else "—")
             prot = PROTECTION_TEXT.get(policy.protection, policy.protection.value)
-            if policy.protection is Protection.CONFLICT and policy.detail:
-                prot = f"Conflict: {policy.detail}"
+            if policy.protection is Protection.CONFLICT:
+                # Short in the cell (the other source's file name); the full detail is in
+                # the tooltip and the warning line above the list.
+                sources = [c.source for t in policy.targets for c in t.conflicts]
+                if sources:
+                    prot = "Conflict: " + ", ".join(dict.fromkeys(_short(x) for x in sources))
             item.setText(COL_PROTECTION, prot)
             item.setToolTip(COL_PROTECTION, policy.detail or prot)
             icon = {
@@ -620,7 +629,7 @@ class MainWindow(QMainWindow):
         else:
             self.restart = set(outcome.restart_needed)
         done = sum(1 for c in outcome.changes if c.action != "unchanged")
-        what = "Protected" if outcome.action == "protect" else "Protection undone"
+        what = "Policy written" if outcome.action == "protect" else "Protection undone"
         self.statusBar().showMessage(f"{what}: {done} file(s) changed.", 8000)
         self._show_report(report)
         if outcome.restart_needed:
