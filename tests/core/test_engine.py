@@ -336,3 +336,40 @@ def test_atomic_write_failure_rolls_back_earlier_files(root: Path) -> None:
     with pytest.raises(RefusedError, match="not a regular file"):
         service.protect("strict", root=root)
     assert snapshot(root) == before
+
+
+@pytest.mark.root
+def test_dry_run_as_ordinary_user_reads_only(tmp_path: Path) -> None:
+    # The desktop app previews as the user before asking for elevation: exact plan, exit 0.
+    base = Path(tempfile.mkdtemp(prefix="vpnguard-nobody-"))
+    try:
+        base.chmod(0o755)
+        pkg = base / "src"
+        shutil.copytree(Path(vpnguard.__file__).parent, pkg / "vpnguard")
+        root = fakeroot.debian(base / "root")
+        before = snapshot(root)
+        proc = subprocess.run(
+            [
+                "/usr/bin/python3",
+                "-m",
+                "vpnguard",
+                "protect",
+                "--dry-run",
+                "--root",
+                str(root),
+                "--json",
+            ],
+            user="nobody",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=base,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pkg)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["dry_run"] and {c["action"] for c in doc["changes"]} == {"create"}
+        assert snapshot(root) == before
+        assert not (root / "var/lib/vpnguard").exists()
+    finally:
+        shutil.rmtree(base)

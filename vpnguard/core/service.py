@@ -7,6 +7,7 @@ subclasses carrying the CLI exit code.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -137,10 +138,10 @@ def status(
         browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
         network=_network(h) if network else None,
     )
-    return dataclasses.replace(report, warnings=_warnings(report))
+    return dataclasses.replace(report, warnings=warnings_for(report))
 
 
-def _warnings(report: StatusReport) -> tuple[str, ...]:
+def warnings_for(report: StatusReport) -> tuple[str, ...]:
     out: list[str] = []
     net = report.network
     if net is not None and net.tunnel is TunnelMode.SPLIT:
@@ -208,14 +209,16 @@ def _change(
         engine.refuse_unknown(list(browsers), found)
     reg = _registry(h, registry)
     ids = list(browsers) if browsers else None
-    with locked(h):
+    # A dry run only reads: no lock, no state dir, no write access needed, so an
+    # ordinary user (the desktop app before it asks for elevation) gets the exact plan.
+    with contextlib.nullcontext() if dry_run else locked(h):
         journal = Journal.load(h)
         if action == "protect":
             assert level is not None
-            steps = engine.plan_protect(h, found, level, journal)
+            steps = engine.plan_protect(h, found, level, journal, preview=dry_run)
             reg_steps = regpolicy.plan_protect(reg, found, level, journal) if reg else []
         else:
-            steps = engine.plan_unprotect(h, ids, journal)
+            steps = engine.plan_unprotect(h, ids, journal, preview=dry_run)
             reg_steps = regpolicy.plan_unprotect(reg, ids, journal) if reg else []
         if not dry_run:
             engine.execute(h, steps, journal)

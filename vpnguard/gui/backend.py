@@ -289,7 +289,7 @@ class Backend:
         )
         if self._network is not None:
             report = dataclasses.replace(report, network=self._network())
-            report = dataclasses.replace(report, warnings=service._warnings(report))
+            report = dataclasses.replace(report, warnings=service.warnings_for(report))
         log.debug("status in %.0f ms", (time.perf_counter() - t0) * 1000)
         return report
 

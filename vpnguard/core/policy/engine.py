@@ -65,7 +65,12 @@ def _dir_of(system_path: str) -> str:
 
 
 def plan_protect(
-    host: Host, browsers: Sequence[Browser], level: Level, journal: Journal
+    host: Host,
+    browsers: Sequence[Browser],
+    level: Level,
+    journal: Journal,
+    *,
+    preview: bool = False,
 ) -> list[Step]:
     groups: dict[str, tuple[TargetKind, list[Browser]]] = {}
     for b in browsers:
@@ -82,7 +87,7 @@ def plan_protect(
         spec = BY_ID[members[0].id]
         edits = render.edits_for(spec, level)
         ids = tuple(sorted(b.id for b in members))
-        new_dirs = fsio.check_dir(host, _dir_of(path))
+        new_dirs = fsio.check_dir(host, _dir_of(path), writable=not preview)
         before = fsio.read_bytes(host.p(path))
         doc = render.parse_object(before, path)
         old = journal.entries.get(path)
@@ -144,7 +149,13 @@ def _mode(host: Host, path: str) -> int:
     return stat.S_IMODE(host.p(path).stat().st_mode)
 
 
-def plan_unprotect(host: Host, browser_ids: Sequence[str] | None, journal: Journal) -> list[Step]:
+def plan_unprotect(
+    host: Host,
+    browser_ids: Sequence[str] | None,
+    journal: Journal,
+    *,
+    preview: bool = False,
+) -> list[Step]:
     steps: list[Step] = []
     for path, entry in sorted(journal.entries.items()):
         if entry.kind not in (
@@ -209,7 +220,7 @@ def plan_unprotect(host: Host, browser_ids: Sequence[str] | None, journal: Journ
             continue
         # Changed since we wrote it (an admin edited it): take back only our keys.
         doc = render.parse_object(current, path)
-        fsio.check_dir(host, _dir_of(path))
+        fsio.check_dir(host, _dir_of(path), writable=not preview)
         restored = render.undo(doc, entry.applied, entry.created, path)
         if not restored and not entry.original_exists:
             detail = "vpnguard created it and nothing else is left in it"

@@ -51,7 +51,7 @@ def _owner_ok(st: os.stat_result) -> bool:
     return st.st_uid in (0, os.geteuid()) if hasattr(os, "geteuid") else True
 
 
-def check_dir(host: Host, system_dir: str) -> list[str]:
+def check_dir(host: Host, system_dir: str, *, writable: bool = True) -> list[str]:
     """Refuse unsafe directories before any write; return the dirs that must be created.
 
     Refused: a directory (or parent) that is a link leading outside the root,
@@ -111,7 +111,7 @@ def check_dir(host: Host, system_dir: str) -> list[str]:
             "locked it, so vpnguard leaves it alone",
             path=sys_path,
         )
-    if not os.access(path, os.W_OK):
+    if writable and not os.access(path, os.W_OK):
         raise NeedsElevationError(
             f"{sys_path} is not writable by this user: run as root (or use the desktop app, "
             "which asks for permission)",

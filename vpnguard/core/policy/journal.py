@@ -115,7 +115,7 @@ class Journal:
             "entries": [self.entries[k].to_json() for k in sorted(self.entries)],
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fsio.atomic_write(self.path, (json.dumps(doc, indent=1) + "\n").encode(), mode=0o600)
+        fsio.atomic_write(self.path, (json.dumps(doc, indent=1) + "\n").encode(), mode=0o644)
 
 
 def _try_lock(fd: int) -> bool:
