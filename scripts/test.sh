@@ -19,6 +19,9 @@ if command -v apt-get >/dev/null; then
         >/dev/null
 fi
 
+# The whole suite includes building and inspecting the .deb (tests/gui/test_deb.py).
+export VPNGUARD_TEST_DEB="${VPNGUARD_TEST_DEB:-1}"
+
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
