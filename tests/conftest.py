@@ -36,3 +36,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if ("root" in item.keywords or "lab" in item.keywords) and not is_root:
             item.add_marker(skip_root)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vpnguard built once as a wheel, the way users install it (not the source tree).
+
+    Built with isolation, so the declared build requirements are what counts.
+    A build failure fails the tests that need the wheel: it is never skipped.
+    """
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"building the wheel failed:\n{proc.stderr[-3000:]}"
+    return next(out.glob("vpnguard-*.whl"))

@@ -296,36 +296,49 @@ def test_damaged_journal_refused(root: Path) -> None:
     assert snapshot(root) == before
 
 
+def run_as_nobody(
+    args: list[str], env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], Path, dict[str, bytes | str]]:
+    """Run the real CLI as 'nobody' on a fresh root-owned Debian tree.
+
+    'nobody' can read neither this venv nor pytest's temp dirs, so the package is
+    copied to a world-readable temp dir and run with the system interpreter.
+    Returns the process, the tree and a snapshot of it taken before the run.
+    """
+    base = Path(tempfile.mkdtemp(prefix="vpnguard-nobody-"))
+    base.chmod(0o755)
+    pkg = base / "src"
+    shutil.copytree(Path(vpnguard.__file__).parent, pkg / "vpnguard")
+    root = fakeroot.debian(base / "root")
+    before = snapshot(root)
+    proc = subprocess.run(
+        ["/usr/bin/python3", "-m", "vpnguard", *args, "--root", str(root), "--json"],
+        user="nobody",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=base,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pkg), **(env or {})},
+    )
+    return proc, root, before
+
+
 @pytest.mark.root
 def test_not_writable_as_ordinary_user_needs_elevation(tmp_path: Path) -> None:
-    # Run the real CLI as 'nobody' against a root-owned tree: exit 3, nothing written.
-    # 'nobody' can read neither this venv nor pytest's temp dirs, so the package is
-    # copied to a world-readable temp dir and run with the system interpreter.
-    base = Path(tempfile.mkdtemp(prefix="vpnguard-nobody-"))
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0o777)
+    tmp_path.chmod(0o755)
+    for p in (tmp_path.parent, tmp_path.parent.parent):
+        p.chmod(p.stat().st_mode | 0o005)
+    proc, root, before = run_as_nobody(["protect"], {"VPNGUARD_STATE_DIR": str(state)})
     try:
-        base.chmod(0o755)
-        pkg = base / "src"
-        shutil.copytree(Path(vpnguard.__file__).parent, pkg / "vpnguard")
-        root = fakeroot.debian(base / "root")
-        state = base / "state"
-        state.mkdir()
-        state.chmod(0o777)
-        before = snapshot(root)
-        proc = subprocess.run(
-            ["/usr/bin/python3", "-m", "vpnguard", "protect", "--root", str(root), "--json"],
-            user="nobody",
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=base,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pkg), "VPNGUARD_STATE_DIR": str(state)},
-        )
         assert proc.returncode == 3, proc.stderr
         assert json.loads(proc.stdout)["error"]["kind"] == "permission_denied"
         assert "run as root" in proc.stderr
         assert snapshot(root) == before
     finally:
-        shutil.rmtree(base)
+        shutil.rmtree(root.parent)
 
 
 def test_atomic_write_failure_rolls_back_earlier_files(root: Path) -> None:
@@ -339,37 +352,14 @@ def test_atomic_write_failure_rolls_back_earlier_files(root: Path) -> None:
 
 
 @pytest.mark.root
-def test_dry_run_as_ordinary_user_reads_only(tmp_path: Path) -> None:
+def test_dry_run_as_ordinary_user_reads_only() -> None:
     # The desktop app previews as the user before asking for elevation: exact plan, exit 0.
-    base = Path(tempfile.mkdtemp(prefix="vpnguard-nobody-"))
+    proc, root, before = run_as_nobody(["protect", "--dry-run"])
     try:
-        base.chmod(0o755)
-        pkg = base / "src"
-        shutil.copytree(Path(vpnguard.__file__).parent, pkg / "vpnguard")
-        root = fakeroot.debian(base / "root")
-        before = snapshot(root)
-        proc = subprocess.run(
-            [
-                "/usr/bin/python3",
-                "-m",
-                "vpnguard",
-                "protect",
-                "--dry-run",
-                "--root",
-                str(root),
-                "--json",
-            ],
-            user="nobody",
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=base,
-            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pkg)},
-        )
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         assert doc["dry_run"] and {c["action"] for c in doc["changes"]} == {"create"}
         assert snapshot(root) == before
         assert not (root / "var/lib/vpnguard").exists()
     finally:
-        shutil.rmtree(base)
+        shutil.rmtree(root.parent)

@@ -15,6 +15,7 @@ import keyring.backend
 import pytest
 from keyring.backends import fail
 
+from tests.keyrings import MemoryKeyring
 from vpnguard.cli import Env, main
 from vpnguard.core.host import Host
 from vpnguard.core.leakcheck import TurnServer, run_check
@@ -26,23 +27,6 @@ from .test_runner import reporter
 SCHEMA = json.loads(
     importlib.resources.files("vpnguard").joinpath("data", "check-report.schema.json").read_text()
 )
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 @pytest.fixture
