@@ -297,7 +297,7 @@ def test_damaged_journal_refused(root: Path) -> None:
 
 
 def run_as_nobody(
-    args: list[str], env: dict[str, str] | None = None
+    args: list[str], *, writable_state: bool = False
 ) -> tuple[subprocess.CompletedProcess[str], Path, dict[str, bytes | str]]:
     """Run the real CLI as 'nobody' on a fresh root-owned Debian tree.
 
@@ -310,6 +310,12 @@ def run_as_nobody(
     pkg = base / "src"
     shutil.copytree(Path(vpnguard.__file__).parent, pkg / "vpnguard")
     root = fakeroot.debian(base / "root")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pkg)}
+    if writable_state:  # so that only the policy dirs stand in the way
+        state = base / "state"
+        state.mkdir()
+        state.chmod(0o777)
+        env["VPNGUARD_STATE_DIR"] = str(state)
     before = snapshot(root)
     proc = subprocess.run(
         ["/usr/bin/python3", "-m", "vpnguard", *args, "--root", str(root), "--json"],
@@ -318,20 +324,14 @@ def run_as_nobody(
         text=True,
         timeout=60,
         cwd=base,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(pkg), **(env or {})},
+        env=env,
     )
     return proc, root, before
 
 
 @pytest.mark.root
-def test_not_writable_as_ordinary_user_needs_elevation(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    state.mkdir()
-    state.chmod(0o777)
-    tmp_path.chmod(0o755)
-    for p in (tmp_path.parent, tmp_path.parent.parent):
-        p.chmod(p.stat().st_mode | 0o005)
-    proc, root, before = run_as_nobody(["protect"], {"VPNGUARD_STATE_DIR": str(state)})
+def test_not_writable_as_ordinary_user_needs_elevation() -> None:
+    proc, root, before = run_as_nobody(["protect"], writable_state=True)
     try:
         assert proc.returncode == 3, proc.stderr
         assert json.loads(proc.stdout)["error"]["kind"] == "permission_denied"
