@@ -1,59 +1,25 @@
-"""Small filesystem helpers: atomic replace that keeps a file's mode and owner, locks."""
+"""Small filesystem helpers for hooks and auto mode: atomic replace, locks."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from vpnguard.core.errors import NeedsElevationError
+from vpnguard.core.policy import fsio
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` atomically; keep its mode/owner unless ``mode`` is given."""
-    try:
-        st: os.stat_result | None = path.stat()
-    except FileNotFoundError:
-        st = None
+    """Atomic replace (``core.policy.fsio``: owner kept, mode kept unless ``mode`` is
+    given) after creating the parent directories hooks and state files may need."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except PermissionError as exc:
         raise NeedsElevationError(
             f"cannot write {path}: permission denied (run as root)", path=str(path)
         ) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        elif st is not None:
-            os.chmod(tmp, st.st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        if st is not None and hasattr(os, "chown"):
-            with contextlib.suppress(PermissionError):
-                os.chown(tmp, st.st_uid, st.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsio.atomic_write(path, data, mode)
 
 
 @contextlib.contextmanager

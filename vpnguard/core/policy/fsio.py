@@ -150,9 +150,20 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file only."""
+def atomic_write(path: Path, data: bytes, mode: int | None = 0o644) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file only.
+
+    An existing file keeps its owner; ``mode=None`` also keeps its mode (0644 when new).
+    """
     directory = path.parent
+    try:
+        old: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    except OSError as exc:
+        raise translate(exc, str(path)) from None
+    if mode is None:
+        mode = stat.S_IMODE(old.st_mode) if old is not None else 0o644
     # A run killed mid-write leaves its temp file; callers hold the lock, so any
     # such file is stale.
     for stale in directory.glob(f".{path.name}.vpnguard-*.tmp"):
@@ -168,6 +179,9 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
                 view = view[n:]
             os.fsync(fd)
             os.fchmod(fd, mode)
+            if old is not None and hasattr(os, "fchown"):
+                with contextlib.suppress(PermissionError):
+                    os.fchown(fd, old.st_uid, old.st_gid)
         finally:
             os.close(fd)
         os.replace(tmp, path)
