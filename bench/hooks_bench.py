@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests import fakeroot
-from tests.integrations.lab import PYTHON, env_with_pythonpath, lab, wait_for
+from tests.vpnclient.lab import PYTHON, env_with_pythonpath, lab, wait_for
 
 
 def timed(argv: list[str]) -> float:

@@ -325,7 +325,7 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
     # What auto_mode_state() reports while vpnguard watch runs (its own tests cover reading it).
     import os
 
-    from vpnguard.integrations import watch
+    from vpnguard.vpnclient import watch
 
     w.backend.auto_mode = lambda: watch.AutoModeState(  # type: ignore[method-assign]
         True, os.getpid(), "strict", ("wg0",), (), True, None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vpnguard.core.integrations.scripts import KINDS
+from vpnguard.vpnclient.configedit.scripts import KINDS
 
 LEVELS = ("strict", "balanced")
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
     from vpnguard.core.model import Level
 
     if args.hook_action == "run":
-        from vpnguard.integrations.hookrun import run_hook
+        from vpnguard.vpnclient.hookrun import run_hook
 
         return run_hook(
             args.kind,
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
             only=tuple(args.only),
             extra=tuple(args.extra),
         )
-    from vpnguard.integrations import install
+    from vpnguard.vpnclient import install
 
     plan = install.run(
         args.hook_action,

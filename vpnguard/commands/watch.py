@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Any) -> int:
     from vpnguard.core.model import Level
-    from vpnguard.integrations import watch
+    from vpnguard.vpnclient import watch
 
     if args.status:
         state = watch.auto_mode_state(args.root)
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
         return 0
     if not args.verbose:
         # A service: say what it decides (journald/stderr), not only warnings.
-        logging.getLogger("vpnguard.integrations").setLevel(logging.INFO)
+        logging.getLogger("vpnguard.vpnclient").setLevel(logging.INFO)
         for handler in logging.getLogger().handlers:
             handler.setLevel(logging.INFO)
         logging.getLogger().setLevel(logging.INFO)

@@ -296,7 +296,7 @@ class Backend:
     def auto_mode(self) -> Any:
         """``vpnguard watch``'s state (an ``AutoModeState``), or None when unknown."""
         try:
-            from vpnguard.integrations.watch import auto_mode_state
+            from vpnguard.vpnclient.watch import auto_mode_state
         except ImportError:
             return None
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integrations.lab import PYTHON, Lab, env_with_pythonpath, policy_files, snapshot
+from tests.vpnclient.lab import PYTHON, Lab, env_with_pythonpath, policy_files, snapshot
 
 pytestmark = pytest.mark.root
 

@@ -38,9 +38,9 @@ from typing import IO, Any
 from vpnguard.core.errors import RefusedError
 from vpnguard.core.host import Host
 from vpnguard.core.model import Level
-from vpnguard.integrations import netlink, probe
-from vpnguard.integrations.claims import AutoState, Coordinator, Outcome, summarize
-from vpnguard.integrations.fsutil import atomic_write
+from vpnguard.vpnclient import netlink, probe
+from vpnguard.vpnclient.claims import AutoState, Coordinator, Outcome, summarize
+from vpnguard.vpnclient.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 

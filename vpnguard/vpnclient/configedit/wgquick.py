@@ -10,7 +10,7 @@ a marked block at the end of the ``[Interface]`` section.
 from __future__ import annotations
 
 from vpnguard.core.errors import RefusedError
-from vpnguard.core.integrations import blocks
+from vpnguard.vpnclient.configedit import blocks
 
 KIND = "wireguard"
 _SECTIONS = {"[Interface]", "[Peer]"}

@@ -20,11 +20,11 @@ from typing import Any
 from vpnguard import __version__
 from vpnguard.core.errors import NeedsElevationError, RefusedError, UsageError
 from vpnguard.core.host import Host
-from vpnguard.core.integrations import blocks, openvpn, scripts, wgquick
-from vpnguard.core.integrations.names import check_interface
 from vpnguard.core.model import Level
-from vpnguard.integrations import paths
-from vpnguard.integrations.fsutil import atomic_write
+from vpnguard.vpnclient import paths
+from vpnguard.vpnclient.configedit import blocks, openvpn, scripts, wgquick
+from vpnguard.vpnclient.configedit.names import check_interface
+from vpnguard.vpnclient.fsutil import atomic_write
 
 OPENVPN_SCRIPT = "/etc/vpnguard/hooks/openvpn-hook.sh"
 NM_SCRIPT = "/etc/NetworkManager/dispatcher.d/90-vpnguard"

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpnguard.core.errors import RefusedError
-from vpnguard.core.integrations import openvpn, wgquick
-from vpnguard.core.integrations.names import is_valid_interface
-from vpnguard.core.integrations.scripts import HookCommand, networkmanager_script, wg_quick_lines
-from vpnguard.integrations.claims import AutoState, Coordinator
+from vpnguard.vpnclient.claims import AutoState, Coordinator
+from vpnguard.vpnclient.configedit import openvpn, wgquick
+from vpnguard.vpnclient.configedit.names import is_valid_interface
+from vpnguard.vpnclient.configedit.scripts import HookCommand, networkmanager_script, wg_quick_lines
 
 UP, DOWN = (
     "/usr/bin/python3 -m vpnguard hook run wireguard --event up --interface %i || true",

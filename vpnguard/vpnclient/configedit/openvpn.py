@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from vpnguard.core.errors import RefusedError
-from vpnguard.core.integrations import blocks
+from vpnguard.vpnclient.configedit import blocks
 
 KIND = "openvpn"
 _TAG_OPEN = re.compile(r"<([A-Za-z0-9_-]+)>")

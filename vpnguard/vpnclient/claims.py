@@ -30,7 +30,7 @@ from typing import Any
 
 from vpnguard.core.host import Host
 from vpnguard.core.model import Level
-from vpnguard.integrations.fsutil import atomic_write, locked
+from vpnguard.vpnclient.fsutil import atomic_write, locked
 
 log = logging.getLogger(__name__)
 

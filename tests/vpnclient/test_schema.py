@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integrations.lab import PYTHON, env_with_pythonpath
+from tests.vpnclient.lab import PYTHON, env_with_pythonpath
 from vpnguard import schema
 
 

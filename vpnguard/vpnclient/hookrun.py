@@ -21,10 +21,10 @@ from typing import Any
 
 from vpnguard.core.errors import ExitCode, RefusedError, VpnguardError
 from vpnguard.core.host import Host
-from vpnguard.core.integrations.names import check_interface
 from vpnguard.core.model import Level
-from vpnguard.integrations import paths
-from vpnguard.integrations.claims import Coordinator, summarize
+from vpnguard.vpnclient import paths
+from vpnguard.vpnclient.claims import Coordinator, summarize
+from vpnguard.vpnclient.configedit.names import check_interface
 
 LOG_NAME = "hooks.log"
 MAX_LOG_BYTES = 1 << 20

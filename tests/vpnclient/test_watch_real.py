@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integrations.lab import (
+from tests.vpnclient.lab import (
     PYTHON,
     Lab,
     env_with_pythonpath,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests import fakeroot
-from tests.integrations.lab import Lab, lab
+from tests.vpnclient.lab import Lab, lab
 
 
 @pytest.fixture
