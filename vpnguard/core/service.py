@@ -505,3 +505,18 @@ def network_state(
     from vpnguard.core.network.tunnel import decide
 
     return decide(interfaces, public_route, public_route6)
+
+
+def active_vpns(patterns: Sequence[str] = ()) -> tuple[NetInterface, ...]:
+    """The VPN interfaces up on this machine now, by the rule ``status`` uses
+    (:func:`vpnguard.core.network.tunnel.vpns_up`: a named but idle tun is not up).
+
+    Cheap enough to ask after every link event: no route lookup, no packet.
+    Always the live machine's network, also when policies go to a ``--root`` tree.
+    ``patterns`` (shell-style) count up interfaces with unusual names instead.
+    """
+    from vpnguard.core.network import detect_network
+    from vpnguard.core.network.tunnel import vpns_up
+
+    state = detect_network(Host.current(), probe4=None, probe6=None)
+    return vpns_up(state.interfaces, patterns)

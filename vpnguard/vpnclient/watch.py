@@ -4,8 +4,9 @@ How it decides:
 
 * **Events**: rtnetlink link/address/route messages wake it (a timer on other
   systems, and a re-check every ``recheck_s`` anyway). Each wake-up re-reads
-  the whole state (:func:`probe.active_vpns`), so what counts is the state,
-  never the order of messages.
+  the whole state (``service.active_vpns``: the same classifier and the same
+  "up" rule as ``vpnguard status``, so a named but idle ``tun0`` does not
+  count), so what counts is the state, never the order of messages.
 * **Debounce**: it acts once no event came for ``settle_s`` (or, while events
   never stop, at most every ``max_delay_s``). A link flapping ten times in a
   second gives one decision on the state it ends in.
@@ -39,7 +40,7 @@ from vpnguard.core.model import Level
 from vpnguard.core.service import WATCH_PID_FILE as PID_FILE
 from vpnguard.core.service import WATCH_STATUS_FILE as STATUS_FILE
 from vpnguard.core.service import Host
-from vpnguard.vpnclient import netlink, probe
+from vpnguard.vpnclient import netlink
 from vpnguard.vpnclient.claims import Coordinator, Outcome, summarize
 from vpnguard.vpnclient.fsutil import atomic_write
 
@@ -94,6 +95,13 @@ def single_instance(state_dir: Path) -> Iterator[None]:
         fh.close()
 
 
+def _active(patterns: Sequence[str]) -> dict[str, str]:
+    """``{interface: why it counts}`` for the VPNs up now (``--vpn`` patterns: those instead)."""
+    from vpnguard.core import service
+
+    return {i.name: i.reason for i in service.active_vpns(patterns)}
+
+
 class Watcher:
     def __init__(
         self,
@@ -108,7 +116,7 @@ class Watcher:
         self.host = host or Host.current(config.root)
         self.coordinator = coordinator or Coordinator(self.host, config.level, root=config.root)
         self.events = events
-        self.look = look or (lambda: probe.active_vpns(config.vpn_patterns))
+        self.look = look or (lambda: _active(config.vpn_patterns))
         self.stopping = False
         self.last_seen: tuple[str, ...] | None = None
         self.last_outcome: Outcome | None = None
@@ -118,7 +126,7 @@ class Watcher:
         self.stopping = True
 
     def current(self) -> dict[str, str]:
-        return probe.matching(self.look(), self.config.vpn_patterns)
+        return self.look()
 
     def evaluate(self, force: bool = False) -> Outcome | None:
         """Look once; change holders and protection only when the matching set changed."""
