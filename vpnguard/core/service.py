@@ -19,7 +19,7 @@ from vpnguard.core.automode import AutoModeState as AutoModeState
 from vpnguard.core.automode import AutoState as AutoState
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers as detect_browsers_on
-from vpnguard.core.errors import UsageError
+from vpnguard.core.errors import UsageError, VpnguardError
 from vpnguard.core.host import Host as Host
 from vpnguard.core.host import current_os as current_os
 from vpnguard.core.model import (
@@ -520,3 +520,22 @@ def active_vpns(patterns: Sequence[str] = ()) -> tuple[NetInterface, ...]:
 
     state = detect_network(Host.current(), probe4=None, probe6=None)
     return vpns_up(state.interfaces, patterns)
+
+
+def exclusive_lock(
+    path: os.PathLike[str] | str,
+    *,
+    wait_s: float = 30.0,
+    busy: Callable[[str, float], VpnguardError] | None = None,
+    mode: int = 0o600,
+    clear_on_release: bool = False,
+) -> contextlib.AbstractContextManager[None]:
+    """vpnguard's one inter-process lock (:mod:`vpnguard.core.lock`): bounded wait, and a
+    refusal naming the holder's PID (``busy(pid, waited)`` builds it)."""
+    from pathlib import Path
+
+    from vpnguard.core.lock import exclusive
+
+    return exclusive(
+        Path(path), wait_s=wait_s, busy=busy, mode=mode, clear_on_release=clear_on_release
+    )

@@ -33,9 +33,10 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from vpnguard.core.errors import RefusedError
+from vpnguard.core import service
+from vpnguard.core.errors import RefusedError, VpnguardError
 from vpnguard.core.model import Level
 from vpnguard.core.service import WATCH_PID_FILE as PID_FILE
 from vpnguard.core.service import WATCH_STATUS_FILE as STATUS_FILE
@@ -63,36 +64,22 @@ class WatchConfig:
 
 @contextlib.contextmanager
 def single_instance(state_dir: Path) -> Iterator[None]:
-    """Hold ``watch.pid`` locked while running; refuse when another watch holds it."""
-    import fcntl
+    """Hold ``watch.pid`` locked while running; refuse at once when another watch holds it.
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / PID_FILE
-    fh: IO[str] = open(path, "a+")  # noqa: SIM115 - lives as long as the lock
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            other = fh.read().strip() or "unknown"
-            raise RefusedError(
-                f"another vpnguard watch is already running (PID {other}); stop it first",
-                path=str(path),
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fh.seek(0)
-                fh.truncate()
-                fh.flush()
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    finally:
-        fh.close()
+    The file holds the running watch's PID (world-readable: the app shows it) and is
+    emptied on a clean stop.
+    """
+
+    def busy(holder: str, _waited: float) -> VpnguardError:
+        return RefusedError(
+            f"another vpnguard watch is already running (PID {holder}); stop it first",
+            path=str(state_dir / PID_FILE),
+        )
+
+    with service.exclusive_lock(
+        state_dir / PID_FILE, wait_s=0, busy=busy, mode=0o644, clear_on_release=True
+    ):
+        yield
 
 
 def _active(patterns: Sequence[str]) -> dict[str, str]:
