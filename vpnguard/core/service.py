@@ -31,10 +31,12 @@ from vpnguard.core.model import (
     FileAction,
     FileChange,
     Level,
+    LevelAdvice,
     NetInterface,
     NetworkState,
     PolicyState,
     PolicyTarget,
+    Protection,
     Route,
     TunnelMode,
     TurnServer,
@@ -159,11 +161,43 @@ def status(
     return dataclasses.replace(report, warnings=warnings_for(report))
 
 
+BALANCED_SPLIT = (
+    "'balanced' does not hold in a split tunnel: the public address can still leak; 'strict' does."
+)
+LEVEL_HELP = (
+    "strict (default) holds in split tunnels too; balanced keeps more direct calls working "
+    "but still leaks in a split tunnel"
+)
+
+
+def level_advice(level: Level | Protection | str, network: NetworkState | None) -> LevelAdvice:
+    """Whether ``level`` (a level to write, or a protection read from disk) stops WebRTC
+    from revealing the address traffic leaves with, on ``network`` (None: unknown).
+
+    The rule, once: 'strict' holds everywhere; 'balanced' (default-route interface
+    only) holds unless the tunnel is split, where the default route is the ISP's;
+    anything else (none, partial, conflict, ...) does not hold.
+    """
+    value = Protection(level.value if isinstance(level, Level) else level)
+    if value is Protection.STRICT:
+        return LevelAdvice(True, "")
+    if value is Protection.BALANCED:
+        if network is not None and network.tunnel is TunnelMode.SPLIT:
+            return LevelAdvice(False, BALANCED_SPLIT)
+        return LevelAdvice(True, "")
+    return LevelAdvice(False, f"protection is {value.value}")
+
+
 def warnings_for(report: StatusReport) -> tuple[str, ...]:
     out: list[str] = []
     net = report.network
     if net is not None and net.tunnel is TunnelMode.SPLIT:
-        weak = [b.browser.name for b in report.browsers if b.policy.protection.value == "balanced"]
+        weak = [
+            b.browser.name
+            for b in report.browsers
+            if b.policy.protection is Protection.BALANCED
+            and not level_advice(b.policy.protection, net).holds
+        ]
         if weak:
             out.append(
                 "split tunnel: 'balanced' does not stop the leak here; use 'strict' for "
@@ -175,7 +209,7 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
             "send all traffic through the VPN to close that."
         )
     for b in report.browsers:
-        if b.policy.protection.value == "conflict":
+        if b.policy.protection is Protection.CONFLICT:
             out.append(f"{b.browser.name}: {b.policy.detail}")
     return tuple(out)
 
@@ -204,10 +238,7 @@ def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Acti
         if any(b.browser.family is Family.CHROMIUM for b in touched):
             notes.append(MANAGED_NOTICE)
         if level is Level.BALANCED:
-            notes.append(
-                "'balanced' does not hold in a split tunnel: the public address can still leak; "
-                "'strict' does."
-            )
+            notes.append(BALANCED_SPLIT)
     for b in touched:
         spec = BY_ID[b.browser.id]
         if b.browser.running and spec.restart_to_apply:

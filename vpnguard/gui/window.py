@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from vpnguard.core import service
-from vpnguard.core.model import Action, CheckPhase, NetworkState, Protection, TunnelMode
+from vpnguard.core.model import Action, CheckPhase, Level, NetworkState, Protection, TunnelMode
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
@@ -122,10 +122,7 @@ class VpnPanel(QFrame):
             )
         elif net.tunnel is TunnelMode.SPLIT:
             self._set_icon("vpn-split")
-            self.sub.setText(
-                "In a split tunnel only the Strict level stops WebRTC from revealing the "
-                "address your traffic really leaves with. Balanced does not hold here."
-            )
+            self.sub.setText(service.level_advice(Level.BALANCED, net).reason)
         else:
             self._set_icon("vpn-down")
             self.sub.setText(
@@ -182,7 +179,6 @@ class BrowserList(QTreeWidget):
         self.details_requested.emit(item.data(COL_BROWSER, Qt.ItemDataRole.UserRole))
 
     def set_status(self, report: Any, verdicts: dict[str, CheckResult], restart: set[str]) -> None:
-        split = report.network is not None and report.network.tunnel is TunnelMode.SPLIT
         selected = self.currentItem()
         keep = selected.data(COL_BROWSER, Qt.ItemDataRole.UserRole) if selected else None
         self.clear()
@@ -212,11 +208,10 @@ class BrowserList(QTreeWidget):
                 Protection.PARTIAL: "status-unprotected",
                 Protection.NONE: "status-unprotected",
             }.get(policy.protection, "status-unknown")
-            if split and policy.protection is Protection.BALANCED:
+            advice = service.level_advice(policy.protection, report.network)
+            if policy.protection is Protection.BALANCED and not advice.holds:
                 icon = "status-unprotected"
-                item.setToolTip(
-                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
-                )
+                item.setToolTip(COL_PROTECTION, advice.reason)
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
             self.set_verdict(b.id, verdicts.get(b.id))
@@ -426,8 +421,6 @@ class MainWindow(QMainWindow):
     # ---- state --------------------------------------------------------------------------
 
     def _level_changed(self) -> None:
-        from vpnguard.core.model import Level
-
         level = Level(self.level.currentData())
         self.level_help.setText(service.level_summary(level))
         self.settings.level = level.value
@@ -468,10 +461,7 @@ class MainWindow(QMainWindow):
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
         net = self.report.network
-        holds: tuple[Protection, ...] = (Protection.STRICT,)
-        if net is None or net.tunnel is not TunnelMode.SPLIT:
-            holds = (Protection.STRICT, Protection.BALANCED)  # balanced fails in a split tunnel
-        if writable and all(b.policy.protection in holds for b in writable):
+        if writable and all(service.level_advice(b.policy.protection, net).holds for b in writable):
             return "protected"
         return "unprotected"
 
