@@ -27,6 +27,7 @@ from vpnguard.core.model import (
     Action,
     Browser,
     CatalogEntry,
+    CheckPhase,
     Family,
     FileAction,
     FileChange,
@@ -342,7 +343,7 @@ def check(
     turn: Sequence[TurnServer] = (),
     timeout: float = 30.0,
     interactive: bool = False,
-    progress: Callable[[str, str], None] | None = None,
+    progress: Callable[[str, CheckPhase], None] | None = None,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
 ) -> CheckReport:

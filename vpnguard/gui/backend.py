@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from vpnguard.core.errors import NeedsElevationError, VpnguardError
 from vpnguard.core.model import (
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from vpnguard.core.service import AutoModeState, StatusReport
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 NetworkProvider = Callable[[], NetworkState | None]
 CheckProgress = Callable[[str, CheckPhase], None]
@@ -166,7 +168,7 @@ class Checker(Protocol):
 CHECK_NICENESS = 10
 
 
-def run_niced(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def run_niced(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``func`` on a fresh thread with a lower CPU priority (Linux), and wait for it.
 
     Starting two browsers at once saturates a small machine; on Linux the
@@ -175,7 +177,8 @@ def run_niced(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     yield the CPU to the GUI thread. (A thread cannot raise its priority back
     without privileges, hence a thread of its own that simply ends.)
     """
-    box: dict[str, Any] = {}
+    result: list[T] = []
+    error: list[BaseException] = []
 
     def body() -> None:
         if sys.platform.startswith("linux"):
@@ -184,16 +187,16 @@ def run_niced(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             except OSError:
                 log.debug("could not lower the check's priority", exc_info=True)
         try:
-            box["result"] = func(*args, **kwargs)
+            result.append(func(*args, **kwargs))
         except BaseException as exc:
-            box["error"] = exc
+            error.append(exc)
 
     t = threading.Thread(target=body, name="vpnguard-check")
     t.start()
     t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    if error:
+        raise error[0]
+    return result[0]
 
 
 class LeakChecker:
