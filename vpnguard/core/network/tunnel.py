@@ -1,8 +1,9 @@
 """Full tunnel, split tunnel or no VPN, from interfaces and kernel routes (pure).
 
-Three facts are kept apart (FACTS.md): a VPN-like interface is up; the
-route to a public address goes through it; and (for the leak check) which
-address a STUN request leaves with. This module decides the first two.
+Three facts are kept apart (docs/browser-facts.md, "Interfaces and tunnels"):
+a VPN-like interface is up; the route to a public address goes through it;
+and (for the leak check) which address a STUN request leaves with. This
+module decides the first two.
 """
 
 from __future__ import annotations
