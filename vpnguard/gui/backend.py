@@ -267,8 +267,10 @@ class Backend:
         self.root = root
         self._network = network
         if writer is None:
-            is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-            writer = DirectWriter(root) if root is not None or is_root else HelperWriter()
+            from vpnguard.core import service
+
+            admin = root is None and service.host().is_admin
+            writer = DirectWriter(root) if root is not None or admin else HelperWriter()
         self.writer = writer
         self.checker: Checker = checker if checker is not None else LeakChecker(root)
         self.running = running
