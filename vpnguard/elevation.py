@@ -61,7 +61,7 @@ class Plan:
     stdin: bytes | None
 
 
-def request(op: str, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
+def request(op: Action, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
     """The JSON request the helper accepts (see :func:`vpnguard.privileged.parse_request`)."""
     doc: dict[str, Any] = {"version": 1, "op": op}
     if op == Action.PROTECT:

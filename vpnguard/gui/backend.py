@@ -104,7 +104,7 @@ class CheckOutcome:
 class Writer(Protocol):
     elevated: bool
 
-    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome: ...
+    def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome: ...
 
 
 class DirectWriter:
@@ -115,7 +115,7 @@ class DirectWriter:
     def __init__(self, root: str | None) -> None:
         self.root = root
 
-    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
+    def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard.core import service
 
         if op == Action.PROTECT:
@@ -133,7 +133,7 @@ class HelperWriter:
     def __init__(self, run: Callable[[bytes], dict[str, Any]] | None = None) -> None:
         self._run = run
 
-    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
+    def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard import elevation
 
         req = elevation.request(op, level, browsers)
@@ -313,7 +313,7 @@ class Backend:
         """(status report, auto-mode state): what a refresh shows."""
         return self.status(), self.auto_mode()
 
-    def preview(self, op: str, level: str | None, status: StatusReport | None = None) -> Outcome:
+    def preview(self, op: Action, level: str | None, status: StatusReport | None = None) -> Outcome:
         """What ``op`` would do, without writing (``dry_run``)."""
         from vpnguard.core import service
 
@@ -328,7 +328,7 @@ class Backend:
         out = Outcome.from_json(report.to_json())
         return self._with_running(out, op)
 
-    def _with_running(self, out: Outcome, op: str) -> Outcome:
+    def _with_running(self, out: Outcome, op: Action) -> Outcome:
         """Add restart notices for browsers marked running by ``running`` (fake trees)."""
         if not self.running:
             return out
@@ -348,7 +348,7 @@ class Backend:
             out, restart_needed=out.restart_needed + extra, notices=out.notices + notes
         )
 
-    def _approximate(self, op: str, level: str | None, status: StatusReport) -> Outcome:
+    def _approximate(self, op: Action, level: str | None, status: StatusReport) -> Outcome:
         from vpnguard.core import service
 
         known = {e.id: e for e in service.catalog()}
@@ -384,7 +384,7 @@ class Backend:
             exact=False,
         )
 
-    def apply(self, op: str, level: str | None) -> Outcome:
+    def apply(self, op: Action, level: str | None) -> Outcome:
         out = self.writer.apply(op, level, None)
         return self._with_running(out, op)
 
