@@ -17,12 +17,11 @@ import argparse
 import dataclasses
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from vpnguard import __version__
+from vpnguard import __version__, _lazylog
 from vpnguard.core.errors import ExitCode, UsageError, VpnguardError
 
 # name -> (module, one-line help). Order is the order shown in --help.
@@ -126,8 +125,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         if args.command is None:
             parser.print_help(env.stdout)
             return int(ExitCode.USAGE)
-        logging.basicConfig(
-            level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        _lazylog.configure(  # logging.basicConfig, once something is logged
+            level=_lazylog.DEBUG if getattr(args, "verbose", False) else _lazylog.WARNING,
             stream=env.stderr,
             format="vpnguard: %(levelname)s %(name)s: %(message)s",
         )
@@ -145,7 +144,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     except KeyboardInterrupt:
         return _report_error(env, VpnguardError("interrupted"))
     except Exception as exc:  # the contract: a clear message and exit 5, not a traceback
-        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        _lazylog.get_logger(__name__).debug("internal error", exc_info=True)
         return _report_error(env, VpnguardError(f"internal error: {type(exc).__name__}: {exc}"))
 
 

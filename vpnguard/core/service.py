@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers
 from vpnguard.core.errors import UsageError
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the writing machinery is imported only when something is wr
     from vpnguard.core.policy.registry import Registry
 from vpnguard.core.policy.status import read_states
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 SCHEMA_VERSION = 1
 

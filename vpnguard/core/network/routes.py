@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import logging
 import os
 import socket
 import struct
@@ -30,9 +29,10 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.model import InterfaceKind, NetInterface, Route
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 PROBE4 = "1.1.1.1"
 PROBE6 = "2606:4700:4700::1111"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BY_ID, BrowserSpec
 from vpnguard.core.host import Host
 from vpnguard.core.model import (
@@ -35,7 +35,7 @@ from vpnguard.core.policy.levels import (
 if TYPE_CHECKING:
     from vpnguard.core.policy.registry import Registry
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 WEAKENING_KEYS = ("WebRtcLocalIpsAllowedUrls",)
 
