@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import sys
 from collections.abc import Mapping
 from os import PathLike
@@ -17,6 +16,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from vpnguard.core.errors import UsageError
 from vpnguard.core.model import OS
+
+_LIVE_ROOT = Path("/")  # built once: is_live is asked for every path detection maps
 
 
 def current_os() -> OS:
@@ -28,7 +29,12 @@ def current_os() -> OS:
 
 
 def _arch() -> str:
-    machine = platform.machine().lower()
+    if hasattr(os, "uname"):  # what platform.machine() reads on POSIX, without importing platform
+        machine = os.uname().machine.lower()
+    else:  # pragma: no cover - Windows
+        import platform
+
+        machine = platform.machine().lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine or "x86_64")
 
 
@@ -77,7 +83,7 @@ class Host:
 
     @property
     def is_live(self) -> bool:
-        return self.root == Path("/")
+        return self.root == _LIVE_ROOT
 
     def p(self, system_path: str) -> Path:
         """Map a path as the system sees it onto the real filesystem under ``root``."""

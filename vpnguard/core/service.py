@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
@@ -27,12 +26,16 @@ from vpnguard.core.model import (
     PolicyState,
     TunnelMode,
 )
+from vpnguard.core.policy.status import read_states
 
-if TYPE_CHECKING:  # the writing machinery is imported only when something is written
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+    # the writing machinery is imported only when something is written
     from vpnguard.core.leakcheck import CheckReport, TurnServer
     from vpnguard.core.policy import engine
     from vpnguard.core.policy.registry import Registry
-from vpnguard.core.policy.status import read_states
 
 log = get_logger(__name__)  # imports logging only if a message is emitted
 

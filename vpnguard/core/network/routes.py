@@ -27,10 +27,13 @@ import socket
 import struct
 import sys
 from collections.abc import Iterable
-from typing import Any
 
 from vpnguard._lazylog import get_logger
 from vpnguard.core.model import InterfaceKind, NetInterface, Route
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 log = get_logger(__name__)  # imports logging only if a message is emitted
 
