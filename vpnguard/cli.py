@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from vpnguard import __version__, _lazylog
-from vpnguard.core.errors import ExitCode, UsageError, VpnguardError
+from vpnguard.core.errors import ExitCode, UsageError, VpnguardError, envelope, internal_error
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -180,12 +180,12 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return _report_error(env, VpnguardError("interrupted"))
     except Exception as exc:  # the contract: a clear message and exit 5, not a traceback
         _lazylog.get_logger(__name__).debug("internal error", exc_info=True)
-        return _report_error(env, VpnguardError(f"internal error: {type(exc).__name__}: {exc}"))
+        return _report_error(env, internal_error(exc))
 
 
 def _report_error(env: Env, exc: VpnguardError) -> int:
     if env.json:
-        env.emit_json({"schema_version": 1, "ok": False, "error": exc.to_json()})
+        env.emit_json(envelope(exc))
     env.warn(f"vpnguard: error: {exc.message}")
     return int(exc.exit_code)
 
