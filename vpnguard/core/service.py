@@ -229,7 +229,6 @@ def _change(
     registry: Registry | None,
 ) -> ChangeReport:
     from vpnguard.core.policy import engine
-    from vpnguard.core.policy import registry as regpolicy
     from vpnguard.core.policy.journal import Journal, locked
 
     resolve_ids(browsers)
@@ -237,6 +236,8 @@ def _change(
     if browsers and action is Action.PROTECT:
         engine.refuse_unknown(list(browsers), found)
     reg = _registry(h, registry)
+    if reg is not None:  # only a registry is written through it: elsewhere it stays unloaded
+        from vpnguard.core.policy import registry as regpolicy
     ids = list(browsers) if browsers else None
     # A dry run only reads: no lock, no state dir, no write access needed, so an
     # ordinary user (the desktop app before it asks for elevation) gets the exact plan.
