@@ -10,6 +10,7 @@ import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,34 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert proc.returncode == 0, f"building the wheel failed:\n{proc.stderr[-3000:]}"
     return next(out.glob("vpnguard-*.whl"))
+
+
+# --- a cap on skips: a skipped test proves nothing, so more of them than agreed fails ---
+
+MAX_SKIPS_ENV = "VPNGUARD_MAX_SKIPS"
+
+
+def _skip_cap(session: pytest.Session) -> tuple[int, int] | None:
+    """(skips, cap) when ``VPNGUARD_MAX_SKIPS`` is set (scripts/test.sh sets it), else None."""
+    raw = os.environ.get(MAX_SKIPS_ENV)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if raw is None or reporter is None:
+        return None
+    return len(reporter.stats.get("skipped", [])), int(raw)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    cap = _skip_cap(session)
+    if cap is not None and cap[0] > cap[1] and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    cap = _skip_cap(terminalreporter._session)
+    if cap is not None and cap[0] > cap[1]:
+        terminalreporter.write_line(
+            f"FAILED: {cap[0]} tests skipped, more than {MAX_SKIPS_ENV}={cap[1]} allows "
+            "(the reasons are listed below: install what is missing, or run as root)",
+            red=True,
+            bold=True,
+        )

@@ -137,7 +137,7 @@ def test_front_ends_reach_core_only_through_the_facade() -> None:
 
 def test_every_module_is_classified() -> None:
     """A new top-level module must be placed: front end, or core, or a neutral leaf."""
-    neutral = {"schema.py"}
+    neutral = {"schema.py", "_lazylog.py"}  # leaves that import nothing of vpnguard
     for p in all_modules():
         rel = p.relative_to(PKG).as_posix()
         assert front_end_of(p) or rel.startswith("core/") or rel in neutral, rel

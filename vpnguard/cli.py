@@ -17,13 +17,15 @@ import argparse
 import dataclasses
 import importlib
 import json
-import logging
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
 
-from vpnguard import __version__
+from vpnguard import __version__, _lazylog
 from vpnguard.core.errors import ExitCode, UsageError, VpnguardError, envelope, internal_error
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -66,6 +68,38 @@ class Env:
         self.stderr.write(text + "\n")
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil (and bz2, lzma, …)."""
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, told the terminal width so that it does not import shutil."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 itself; keep it, add our error form
         raise UsageError(message)
@@ -87,7 +121,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         prog="vpnguard",
         description="Keep WebRTC from revealing your address around your VPN, and prove it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"vpnguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -97,7 +131,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_Formatter,
         )
         if name == command:
             module = importlib.import_module(module_name)
@@ -126,8 +160,8 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         if args.command is None:
             parser.print_help(env.stdout)
             return int(ExitCode.USAGE)
-        logging.basicConfig(
-            level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        _lazylog.configure(  # logging.basicConfig, once something is logged
+            level=_lazylog.DEBUG if getattr(args, "verbose", False) else _lazylog.WARNING,
             stream=env.stderr,
             format="vpnguard: %(levelname)s %(name)s: %(message)s",
         )
@@ -145,7 +179,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     except KeyboardInterrupt:
         return _report_error(env, VpnguardError("interrupted"))
     except Exception as exc:  # the contract: a clear message and exit 5, not a traceback
-        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        _lazylog.get_logger(__name__).debug("internal error", exc_info=True)
         return _report_error(env, internal_error(exc))
 
 

@@ -218,9 +218,8 @@ def test_usage_errors(scripts: Path, root: Path) -> None:
     assert r.returncode == 2
 
 
+@pytest.mark.root
 def test_unwritable_root_is_permission_error(scripts: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch to nobody")
     import tempfile
 
     base = Path(tempfile.mkdtemp(prefix="vpnguard-export-nobody-"))

@@ -287,8 +287,7 @@ def test_hook_without_root_logs_and_exits_per_fail_closed(
     request.addfinalizer(lambda: shutil.rmtree(logs, ignore_errors=True))
     # The test venv's interpreter lives under /root (0700): nobody runs the system one.
     system_python = shutil.which("python3", path="/usr/bin:/bin")
-    if system_python is None:
-        pytest.skip("no system python3 for the unprivileged run")
+    assert system_python is not None, "no system python3 for the unprivileged run"
     for fail_closed, want in ((False, 0), (True, 3)):
         argv = [system_python, "-m", "vpnguard", "hook", "run", "openvpn", "--root", str(froot)]
         if fail_closed:

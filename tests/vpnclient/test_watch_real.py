@@ -49,6 +49,25 @@ def start_watch(lab: Lab, root: Path, *extra: str) -> subprocess.Popen[str]:
     return proc
 
 
+def looked_after(root: Path, proc: subprocess.Popen[str], since: float) -> bool:
+    """Wait (bounded) until this watcher began a look at the links after ``since``.
+
+    The watcher writes watch.json after every look, acting or not; a look
+    that began after the last link change has seen the final state, so
+    whatever it decided is done once the file says so. This replaces fixed
+    "nothing happened" sleeps.
+    """
+
+    def done() -> bool:
+        try:
+            doc = json.loads((root / "var/lib/vpnguard/watch.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return doc.get("pid") == proc.pid and (doc.get("checked") or 0) > since
+
+    return wait_for(done, 10)
+
+
 def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
@@ -59,7 +78,7 @@ def test_up_protects_down_restores_exactly(wglab: Lab, froot: Path) -> None:
     before = snapshot(froot)
     wg = wglab.client_tunnel()
     watch = start_watch(wglab, froot, "--vpn", wg)
-    time.sleep(0.3)
+    assert looked_after(froot, watch, 0), "the watcher never looked"
     assert policy_files(froot) == []  # the tunnel is down: nothing written
     wglab.link("up")
     assert wait_for(lambda: len(policy_files(froot)) == 2, 10), "policy not written"
@@ -80,15 +99,17 @@ def test_flapping_ten_times_gives_one_consistent_end_state(wglab: Lab, froot: Pa
         wglab.link("up")
         wglab.link("down")
     wglab.link("up")  # ends up
+    last_flap = time.time()
     assert wait_for(lambda: len(policy_files(froot)) == 2, 10)
-    time.sleep(0.6)
+    assert looked_after(froot, watch, last_flap), "the watcher never saw the final state"
     protected = snapshot(froot)
     for _ in range(10):
         wglab.link("down")
         wglab.link("up")
     wglab.link("down")  # ends down
+    last_flap = time.time()
     assert wait_for(lambda: snapshot(froot) == before, 10)
-    time.sleep(0.6)
+    assert looked_after(froot, watch, last_flap), "the watcher never saw the final state"
     assert snapshot(froot) == before
     code, err = stop(watch)
     assert code == 0, err
@@ -106,7 +127,7 @@ def test_restart_does_not_apply_twice_and_undoes_after_a_crash(wglab: Lab, froot
     kill_pid(watch, signal.SIGKILL)  # a crash: no cleanup at all
     protected = snapshot(froot)
     watch = start_watch(wglab, froot, "--vpn", wg)
-    time.sleep(0.5)
+    assert looked_after(froot, watch, 0), "the restarted watcher never looked"
     assert snapshot(froot) == protected
     journal = (froot / "var/lib/vpnguard/journal.json").read_text()
     code, err = stop(watch)

@@ -15,15 +15,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.errors import NeedsElevationError
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 STATE_FILE = "auto.json"
 LOCK_FILE = "auto.lock"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import platform
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -19,6 +18,8 @@ from typing import ClassVar
 
 from vpnguard.core.errors import RefusedError, UsageError
 from vpnguard.core.model import OS
+
+_LIVE_ROOT = Path("/")  # built once: is_live is asked for every path detection maps
 
 
 def current_os(platform_name: str = sys.platform) -> OS:
@@ -145,7 +146,12 @@ def system_for(os_: OS | None, admin_check: AdminCheck | None = None) -> System:
 
 
 def _arch() -> str:
-    machine = platform.machine().lower()
+    if hasattr(os, "uname"):  # what platform.machine() reads on POSIX, without importing platform
+        machine = os.uname().machine.lower()
+    else:  # pragma: no cover - Windows
+        import platform
+
+        machine = platform.machine().lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine or "x86_64")
 
 
@@ -206,7 +212,7 @@ class Host:
 
     @property
     def is_live(self) -> bool:
-        return self.root == Path("/")
+        return self.root == _LIVE_ROOT
 
     def p(self, system_path: str) -> Path:
         """Map a path as the system sees it onto the real filesystem under ``root``."""

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from enum import StrEnum
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class OS(StrEnum):

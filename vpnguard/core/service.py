@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core import automode as _automode
 from vpnguard.core.automode import AutoModeState as AutoModeState
 from vpnguard.core.automode import AutoState as AutoState
@@ -42,14 +41,18 @@ from vpnguard.core.model import (
     TunnelMode,
     TurnServer,
 )
+from vpnguard.core.policy.status import read_states
 
-if TYPE_CHECKING:  # the writing machinery is imported only when something is written
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+    # the writing machinery is imported only when something is written
     from vpnguard.core.export import ExportResult as ExportResult
     from vpnguard.core.leakcheck import CheckReport as CheckReport
     from vpnguard.core.policy.registry import Registry
-from vpnguard.core.policy.status import read_states
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 # Auto mode's files in the state directory (their format: vpnguard.core.automode).
 AUTO_STATE_FILE = _automode.STATE_FILE
@@ -258,7 +261,6 @@ def _change(
     registry: Registry | None,
 ) -> ChangeReport:
     from vpnguard.core.policy import engine
-    from vpnguard.core.policy import registry as regpolicy
     from vpnguard.core.policy.journal import Journal, locked
 
     resolve_ids(browsers)
@@ -266,6 +268,8 @@ def _change(
     if browsers and action is Action.PROTECT:
         engine.refuse_unknown(list(browsers), found)
     reg = _registry(h, registry)
+    if reg is not None:  # only a registry is written through it: elsewhere it stays unloaded
+        from vpnguard.core.policy import registry as regpolicy
     ids = list(browsers) if browsers else None
     # A dry run only reads: no lock, no state dir, no write access needed, so an
     # ordinary user (the desktop app before it asks for elevation) gets the exact plan.

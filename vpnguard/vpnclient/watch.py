@@ -108,6 +108,8 @@ class Watcher:
         self.last_seen: tuple[str, ...] | None = None
         self.last_outcome: Outcome | None = None
         self.started = time.time()
+        self.checked: float | None = None  # when the last look began (decision or not)
+        self.checks = 0
 
     def stop(self, *_: Any) -> None:
         self.stopping = True
@@ -117,6 +119,8 @@ class Watcher:
 
     def evaluate(self, force: bool = False) -> Outcome | None:
         """Look once; change holders and protection only when the matching set changed."""
+        self.checked = time.time()
+        self.checks += 1
         active = self.current()
         seen = tuple(sorted(active))
         if (
@@ -124,6 +128,7 @@ class Watcher:
             and seen == self.last_seen
             and (self.last_outcome is None or self.last_outcome.ok)
         ):
+            self._write_status(active)  # says "looked, nothing to do" (tests wait on it)
             return None
         outcome = self.coordinator.update(
             add={HOLDER_PREFIX + n: n for n in seen},
@@ -147,6 +152,8 @@ class Watcher:
             "pid": os.getpid(),
             "started": self.started,
             "updated": time.time(),
+            "checked": self.checked,  # start of the last look, whether or not it acted
+            "checks": self.checks,
             "level": self.config.level.value,
             "vpn_patterns": list(self.config.vpn_patterns),
             "always": self.config.always,

@@ -8,18 +8,18 @@ enough to run from a VPN hook.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PureWindowsPath
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BrowserSpec, resolve_ids
 from vpnguard.core.host import Host
 from vpnguard.core.model import OS, Browser, Family, Install, PolicyTarget, TargetKind
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 _VERSION_DIR = re.compile(r"^\d+(\.\d+){2,3}$")
 

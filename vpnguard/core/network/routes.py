@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import logging
 import os
 import socket
 import struct
 import sys
 from collections.abc import Iterable
-from typing import Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.model import InterfaceKind, NetInterface, Route
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
+
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 PROBE4 = "1.1.1.1"
 PROBE6 = "2606:4700:4700::1111"

@@ -9,9 +9,9 @@ files or none.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Sequence
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BY_ID
 from vpnguard.core.errors import RefusedError, VpnguardError
 from vpnguard.core.host import Host
@@ -21,7 +21,7 @@ from vpnguard.core.policy import fsio, render
 from vpnguard.core.policy.journal import Entry, Journal
 from vpnguard.core.policy.levels import OWN_FILE
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 
 @dataclasses.dataclass

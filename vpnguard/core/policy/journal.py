@@ -14,13 +14,16 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from vpnguard.core.errors import NeedsElevationError, RefusedError
 from vpnguard.core.host import Host
 from vpnguard.core.lock import busy_changing, exclusive
 from vpnguard.core.policy import fsio
 from vpnguard.core.policy.render import Applied, KeyPath
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 JOURNAL_VERSION = 1
 LOCK_WAIT_S = 30.0

@@ -11,10 +11,13 @@ still leaks the LAN-side address as srflx in a split tunnel; only
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.model import Family, Level
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 # vpnguard's own file in each Chromium managed-policy directory.
 OWN_FILE = "vpnguard.json"

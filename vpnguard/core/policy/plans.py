@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
 
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.model import Family, Level
 from vpnguard.core.policy.levels import firefox_locked_pref, settings_for
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 HKLM = "HKLM"
 

@@ -13,12 +13,15 @@ import copy
 import dataclasses
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.errors import RefusedError
 from vpnguard.core.model import Family, Level
 from vpnguard.core.policy.levels import firefox_locked_pref, settings_for
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 KeyPath = tuple[str, ...]
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
+from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BY_ID, BrowserSpec
 from vpnguard.core.host import Host
 from vpnguard.core.model import (
@@ -32,10 +31,13 @@ from vpnguard.core.policy.levels import (
     firefox_level_of,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from vpnguard.core.policy.registry import Registry
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 WEAKENING_KEYS = ("WebRtcLocalIpsAllowedUrls",)
 
@@ -178,11 +180,41 @@ def _started_before(host: Host, browser: Browser, mtime: float) -> bool:
     """True when a process of this browser started before the policy last changed."""
     if not host.is_live or not browser.running:
         return False
+    names = set(BY_ID[browser.id].process_names)
+    if os.path.isdir("/proc/self") and os.path.isfile("/proc/stat"):
+        return _linux_started_before(names, mtime)
     import psutil
 
-    names = set(BY_ID[browser.id].process_names)
     for proc in psutil.process_iter(["name", "create_time"]):
         if proc.info.get("name") in names and (proc.info.get("create_time") or 0) < mtime:
+            return True
+    return False
+
+
+def _linux_started_before(names: set[str], mtime: float) -> bool:
+    """psutil's ``name``/``create_time`` check from /proc, without importing psutil.
+
+    A process's start is ``btime`` (/proc/stat) plus field 22 of
+    /proc/PID/stat in clock ticks: psutil's own arithmetic.
+    """
+    try:
+        with open("/proc/stat", "rb") as fh:
+            btime = next(int(line.split()[1]) for line in fh if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError):
+        return False
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        head, _, tail = stat.rpartition(b")")
+        name = head.partition(b"(")[2].decode("utf-8", "replace")
+        fields = tail.split()
+        if name in names and len(fields) > 19 and btime + int(fields[19]) / ticks < mtime:
             return True
     return False
 
