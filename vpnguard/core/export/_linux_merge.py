@@ -12,8 +12,13 @@
 #   the original file's mode and owner;
 # - a second install changes nothing (idempotent);
 # - uninstall restores the original bytes when nobody changed the file since
-#   install (from "<file>.vpnguard-backup"), and otherwise removes only our keys
-#   (putting back any value an admin had for them before).
+#   install (from a copy kept under /var/lib/vpnguard/bundle-backup/, never
+#   beside the file: Chromium reads EVERY regular file in a managed directory,
+#   in name order, the later winning, so a backup there would be live policy),
+#   and otherwise removes only our keys (putting back any value an admin had for
+#   them before);
+# - no temp, backup or lock file is ever created inside a Chromium managed
+#   directory: its temp file is made one level up and renamed in.
 # Exit codes: 0 ok, 2 usage, 3 permission denied, 4 refused (nothing changed).
 from __future__ import annotations
 
@@ -27,7 +32,10 @@ import tempfile
 from typing import Any
 
 STATE_FILE = "/var/lib/vpnguard/bundle-state.json"
-BACKUP_SUFFIX = ".vpnguard-backup"
+BACKUP_DIR = "/var/lib/vpnguard/bundle-backup"
+# Where bundles before 0.x kept the backup (inside the managed dir: a live policy
+# file for Chromium). Still read, then removed, so an upgrade cleans it up.
+LEGACY_BACKUP_SUFFIX = ".vpnguard-backup"
 TAG = "vpnguard-bundle"
 
 
@@ -79,10 +87,20 @@ class Fs:
             os.chmod(self.p(d), 0o755)
             created.append(d)
 
-    def write_atomic(self, system_path: str, data: bytes, like: dict[str, int] | None) -> None:
+    def write_atomic(
+        self,
+        system_path: str,
+        data: bytes,
+        like: dict[str, int] | None,
+        tmp_outside: bool = False,
+    ) -> None:
+        """Temp file, fsync, rename, fsync dir. ``tmp_outside``: make the temp file in
+        the parent directory (same filesystem), so not even a crash leaves a stray
+        file in a directory whose every file is read as policy."""
         target = self.p(system_path)
         directory = os.path.dirname(target)
-        fd, tmp = tempfile.mkstemp(prefix=".vpnguard-", dir=directory)
+        tmp_dir = os.path.dirname(directory) if tmp_outside else directory
+        fd, tmp = tempfile.mkstemp(prefix=".vpnguard-", dir=tmp_dir)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -181,6 +199,34 @@ def unmerge(
     return left
 
 
+def backup_path(system_path: str) -> str:
+    """Where the original bytes of ``system_path`` are kept (outside every managed dir)."""
+    return BACKUP_DIR + system_path
+
+
+def is_managed_dir_file(entry_or_target: dict[str, Any]) -> bool:
+    """Chromium-family targets (no JSON container): their directory is all policy."""
+    return not entry_or_target["container"]
+
+
+def read_backup(fs: Fs, path: str) -> bytes | None:
+    data = fs.read(backup_path(path))
+    if data is None:
+        data = fs.read(path + LEGACY_BACKUP_SUFFIX)
+    return data
+
+
+def write_backup(fs: Fs, path: str, data: bytes, state: dict[str, Any]) -> None:
+    fs.makedirs(os.path.dirname(backup_path(path)), state.setdefault("backup_dirs", []))
+    fs.write_atomic(backup_path(path), data, {"mode": 0o600, "uid": 0, "gid": 0})
+
+
+def drop_backup(fs: Fs, path: str) -> None:
+    for p in (backup_path(path), path + LEGACY_BACKUP_SUFFIX):
+        if os.path.lexists(fs.p(p)):
+            os.unlink(fs.p(p))
+
+
 def resolve_targets(fs: Fs, plan: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any]]:
     """Where each planned target goes on *this* machine."""
     out = []
@@ -220,7 +266,9 @@ def save_state(fs: Fs, state: dict[str, Any]) -> None:
         target = fs.p(STATE_FILE)
         if os.path.exists(target):
             os.unlink(target)
-        for d in reversed(state.get("state_dirs", [])):
+        # Folders install created for backups and state, deepest first.
+        made = set(state.get("backup_dirs", [])) | set(state.get("state_dirs", []))
+        for d in sorted(made, key=lambda d: (-d.count("/"), d)):
             with contextlib.suppress(OSError):
                 os.rmdir(fs.p(d))
         return
@@ -255,11 +303,20 @@ def install(fs: Fs, plan: dict[str, Any]) -> int:
                 "created_dirs": [],
             }
         if first and data is not None:
-            # Keep the admin's original bytes next to the file: uninstall restores them.
-            fs.write_atomic(path + BACKUP_SUFFIX, data, entry["stat"])
+            # Keep the admin's original bytes outside the managed directory:
+            # uninstall restores them.
+            write_backup(fs, path, data, state)
+        elif entry["existed"] and fs.exists(path + LEGACY_BACKUP_SUFFIX):
+            # An older bundle left its backup beside the file: move it out.
+            legacy = fs.read(path + LEGACY_BACKUP_SUFFIX)
+            assert legacy is not None
+            if fs.read(backup_path(path)) is None:
+                write_backup(fs, path, legacy, state)
+            os.unlink(fs.p(path + LEGACY_BACKUP_SUFFIX))
+            _say(f"moved old backup out of the policy directory: {path}{LEGACY_BACKUP_SUFFIX}")
         original: dict[str, Any] = {}
         if entry["existed"]:
-            original = parse_doc(fs.read(path + BACKUP_SUFFIX), path + BACKUP_SUFFIX, [])
+            original = parse_doc(read_backup(fs, path), fs.p(backup_path(path)), [])
         # Keys an earlier bundle (e.g. another level) set and this one does not.
         stale = {k: v for k, v in entry["keys"].items() if k not in t["keys"]}
         if stale:
@@ -271,7 +328,7 @@ def install(fs: Fs, plan: dict[str, Any]) -> int:
         else:
             if data is None:
                 fs.makedirs(os.path.dirname(path), entry["created_dirs"])
-            fs.write_atomic(path, new, entry["stat"])
+            fs.write_atomic(path, new, entry["stat"], is_managed_dir_file(t))
             _say(("updated: " if data is not None else "created: ") + path)
             changed += 1
         entry["keys"] = dict(t["keys"])
@@ -294,16 +351,17 @@ def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
     for path, entry in state["files"].items():
         data = fs.read(path)
         doc = parse_doc(data, fs.p(path), entry["container"]) if data is not None else None
-        backup = fs.read(path + BACKUP_SUFFIX) if entry["existed"] else None
+        backup = read_backup(fs, path) if entry["existed"] else None
         if entry["existed"] and backup is None:
-            raise Refused(f"backup {fs.p(path + BACKUP_SUFFIX)} is missing; nothing was changed")
+            raise Refused(f"backup {fs.p(backup_path(path))} is missing; nothing was changed")
         work.append((path, entry, data, doc, backup))
     created: list[str] = []
     for path, entry, data, doc, backup in work:
+        outside = is_managed_dir_file(entry)
         if data is not None and _sha(data) == entry.get("installed_sha256"):
             # Nobody changed the file since install: put the original bytes back.
             if backup is not None:
-                fs.write_atomic(path, backup, entry["stat"])
+                fs.write_atomic(path, backup, entry["stat"], outside)
                 _say(f"restored original: {path}")
             else:
                 os.unlink(fs.p(path))
@@ -311,7 +369,7 @@ def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
         elif data is None:
             _say(f"already gone: {path}")
             if backup is not None:
-                fs.write_atomic(path, backup, entry["stat"])
+                fs.write_atomic(path, backup, entry["stat"], outside)
                 _say(f"restored original: {path}")
         else:
             # Changed since install: remove only what is ours, keep the rest.
@@ -322,16 +380,15 @@ def uninstall(fs: Fs, plan: dict[str, Any]) -> int:
                 os.unlink(fs.p(path))
                 _say(f"removed: {path}")
             else:
-                fs.write_atomic(path, dump_doc(doc), fs.stat_of(path))
+                fs.write_atomic(path, dump_doc(doc), fs.stat_of(path), outside)
                 _say(f"removed our settings, kept later changes: {path}")
             for name in left:
                 _say(f"left alone (changed by someone since install): {name} in {path}")
-        if backup is not None:
-            os.unlink(fs.p(path + BACKUP_SUFFIX))
+        drop_backup(fs, path)
         created.extend(entry.get("created_dirs", []))
         del state["files"][path]
         save_state(fs, state)
-    # Directories install created, deepest first, once all files are gone.
+    # Directories install created for policy files, deepest first, once all files are gone.
     for d in sorted(set(created), key=lambda d: (-d.count("/"), d)):
         with contextlib.suppress(OSError):
             os.rmdir(fs.p(d))

@@ -213,8 +213,13 @@ def _permission(exc: OSError, path: Path) -> NeedsElevationError:
     )
 
 
-def _check_out(out: Path, is_zip: bool, force: bool) -> None:
-    if out.is_symlink() or out.exists():
+def _check_out(out: Path, is_zip: bool, force: bool, names: Sequence[str] = ()) -> None:
+    if out.is_symlink():
+        # Deliberately not followed: whoever planted the link chooses where we write.
+        raise RefusedError(
+            f"{out} is a symbolic link; give the real path (nothing was written)", path=str(out)
+        )
+    if out.exists():
         if is_zip:
             if not out.is_file():
                 raise RefusedError(
@@ -234,12 +239,37 @@ def _check_out(out: Path, is_zip: bool, force: bool) -> None:
                     f"{out} is not empty; choose a new directory or use --force to write into it",
                     path=str(out),
                 )
+            _check_tree(out, names)
+
+
+def _check_tree(out: Path, names: Sequence[str]) -> None:
+    """--force writes over our own file names only: refuse (before writing anything)
+    when one of them, or a folder on the way, is a symlink or not what we expect."""
+    for name in names:
+        parts = name.split("/")
+        path = out
+        for i, part in enumerate(parts):
+            path = path / part
+            last = i == len(parts) - 1
+            if path.is_symlink():
+                raise RefusedError(
+                    f"{path} is a symbolic link; not written through (nothing was written)",
+                    path=str(path),
+                )
+            if not path.exists():
+                break
+            if (last and not path.is_file()) or (not last and not path.is_dir()):
+                raise RefusedError(
+                    f"{path} is in the way (not a {'file' if last else 'directory'}); "
+                    "nothing was written",
+                    path=str(path),
+                )
 
 
 def write_bundle(bundle: Bundle, out: Path, force: bool = False) -> bool:
     """Write ``bundle`` to ``out`` (a directory, or a zip when the name ends in .zip)."""
     is_zip = out.suffix.lower() == ".zip"
-    _check_out(out, is_zip, force)
+    _check_out(out, is_zip, force, tuple(bundle.files))
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -278,12 +308,22 @@ def write_bundle(bundle: Bundle, out: Path, force: bool = False) -> bool:
 
 
 def _write_tree(bundle: Bundle, root: Path) -> None:
+    """Each file through a temp file and a rename: a rename replaces a directory entry,
+    so even a symlink planted after the checks is replaced, never written through."""
     for name, data in bundle.files.items():
         path = root.joinpath(*name.split("/"))
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o755)
-        path.write_bytes(data)
-        os.chmod(path, bundle.mode_of(name))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, bundle.mode_of(name))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
 
 
 def export_bundle(

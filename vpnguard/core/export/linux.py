@@ -9,13 +9,14 @@ single script can be copied out and run alone.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from typing import Any
 
 from vpnguard.core.export.plan import LinuxTarget
 
-HEREDOC = "VPNGUARD_MERGE_PY"
+HEREDOC_PREFIX = "VPNGUARD_MERGE_PY_"
 
 
 def json_bytes(doc: Any) -> bytes:
@@ -35,7 +36,18 @@ def _script(mode: str, targets: tuple[LinuxTarget, ...], title: str) -> bytes:
     plan = {"targets": [t.to_plan() for t in targets]}
     plan_json = json.dumps(plan, sort_keys=True, ensure_ascii=True)
     program = merge_program_source()
-    assert HEREDOC not in program and HEREDOC not in plan_json
+    body = [
+        program.rstrip("\n"),
+        "",
+        "PLAN = json.loads(" + repr(plan_json) + ")",
+        "sys.exit(main(sys.argv[1:], PLAN))",
+    ]
+    # bash ends a here-document only at a line that is exactly the terminator. The
+    # terminator carries a hash of the body, so no user string (an --exception URL is
+    # inside the one PLAN line) can be that line; checked anyway.
+    heredoc = HEREDOC_PREFIX + hashlib.sha256("\n".join(body).encode()).hexdigest()[:16]
+    if any(line.strip() == heredoc for line in "\n".join(body).splitlines()):
+        raise AssertionError("here-document terminator collides with the script body")
     verb = "Installs" if mode == "install" else "Removes"
     lines = [
         "#!/bin/bash",
@@ -64,12 +76,9 @@ def _script(mode: str, targets: tuple[LinuxTarget, ...], title: str) -> bytes:
         + '.sh: python3 is required (Debian/Ubuntu: apt install python3; Fedora: dnf install python3); nothing was changed" >&2',
         "  exit 4",
         "fi",
-        f"exec python3 - {mode} \"$root\" <<'{HEREDOC}'",
-        program.rstrip("\n"),
-        "",
-        "PLAN = json.loads(" + repr(plan_json) + ")",
-        "sys.exit(main(sys.argv[1:], PLAN))",
-        HEREDOC,
+        f"exec python3 - {mode} \"$root\" <<'{heredoc}'",
+        *body,
+        heredoc,
         "",
     ]
     return "\n".join(lines).encode("utf-8")
