@@ -7,6 +7,7 @@ import io
 import json
 import plistlib
 import uuid
+import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
@@ -179,9 +180,11 @@ def test_intune_csv(bundle) -> None:  # type: ignore[no-untyped-def]
     rows = list(csv.DictReader(io.StringIO(b.files["windows/intune.csv"].decode())))
     chrome = [r for r in rows if r["browser"] == "chrome" and r["setting"] == "WebRtcIPHandling"]
     assert chrome[0]["registry_data"] == CHROMIUM_VALUES[level]
-    ff = next(r for r in rows if r["browser"] == "firefox")
+    ff = next(r for r in rows if r["setting"] == "PreferencesOneLine")
     assert ff["oma_uri"].endswith("Firefox~Policy~firefox/PreferencesOneLine")
-    one_line = ff["admx_value"].split("value='")[1].rsplit("'/>", 1)[0]
+    data = ET.fromstring(f"<r>{ff['oma_value']}</r>").find("data")
+    assert data is not None and data.get("id") == "JSONOneLine"
+    one_line = data.get("value") or ""
     assert {k: v["Value"] for k, v in json.loads(one_line).items()} == FIREFOX_PREFS[level]
 
 
