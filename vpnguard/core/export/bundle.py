@@ -144,6 +144,8 @@ def build_bundle(
             files["windows/intune.csv"] = windows.intune_csv(tuple(writable), values)
     if Platform.MACOS in plats and macos.payloads(tuple(writable), lvl, excs):
         files["macos/vpnguard-webrtc.mobileconfig"] = macos.mobileconfig(tuple(writable), lvl, excs)
+        for name, data in macos.domain_plists(tuple(writable), lvl, excs).items():
+            files[f"macos/jamf/{name}"] = data
 
     files = {
         "README.txt": readme(
