@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -166,3 +167,42 @@ def test_out_that_is_a_symlink_is_refused(tmp_path: Path, force: bool) -> None:
         rc, _, err = cli("export", *(["--force"] if force else []), "--out", str(target))
         assert rc == 4 and "symbolic link" in err, err
     assert list(real.iterdir()) == [] and not (tmp_path / "target.zip").exists()
+
+
+def _verify(linux: Path, root: Path) -> tuple[int, list[dict[str, object]]]:
+    r = subprocess.run(
+        ["bash", str(linux / "verify.sh"), "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return r.returncode, [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def test_verify_sh_is_a_compliance_probe(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    linux = write_bundle(tmp_path)
+    rc, rows = _verify(linux, root)
+    assert rc == 1 and rows and not any(r["compliant"] for r in rows)
+    assert {r["browser"] for r in rows} == {"chromium", "firefox-esr"}
+    assert run(linux / "install.sh", root).returncode == 0
+    rc, rows = _verify(linux, root)
+    assert rc == 0 and all(r["compliant"] and r["present"] for r in rows)
+    cr = next(r for r in rows if r["file"] == "/etc/chromium/policies/managed/vpnguard.json")
+    assert cr["value"] == {"WebRtcIPHandling": "disable_non_proxied_udp"}
+    # A later file (any name, not only *.json) overrides ours: not compliant, named.
+    (root / CR / "zz-local").write_bytes(OLD)
+    rc, rows = _verify(linux, root)
+    cr = next(r for r in rows if r["file"] == "/etc/chromium/policies/managed/vpnguard.json")
+    assert rc == 1 and not cr["compliant"]
+    assert cr["conflicts"] == [
+        {
+            "file": "/etc/chromium/policies/managed/zz-local",
+            "key": "WebRtcIPHandling",
+            "value": "default",
+        }
+    ]
+    (root / CR / "zz-local").unlink()
+    assert run(linux / "uninstall.sh", root).returncode == 0
+    assert _verify(linux, root)[0] == 1

@@ -150,3 +150,68 @@ def test_intune_csv_rows_follow_the_vendors_admx() -> None:
     assert ingest["chrome"].endswith("/ConfigOperations/ADMXInstall/Chrome/Policy/ChromeAdmx")
     assert set(ingest) == {"chrome", "edge", "firefox"}
     assert len({tuple(r.values()) for r in rows}) == len(rows)
+
+
+def _all_ps(b: Any) -> dict[str, str]:
+    return {
+        n: d[3:].decode("utf-8").replace("\r\n", "\n")
+        for n, d in b.files.items()
+        if n.endswith(".ps1")
+    }
+
+
+def test_every_powershell_file_parses_and_remediation_is_the_installer() -> None:
+    b = build_bundle(["windows"], "strict", None, ["https://meet.example.com"])
+    scripts = _all_ps(b)
+    assert set(scripts) == {
+        "windows/Install-VpnguardPolicy.ps1",
+        "windows/Uninstall-VpnguardPolicy.ps1",
+        "windows/Verify-VpnguardPolicy.ps1",
+        "windows/remediation/Detect-VpnguardPolicy.ps1",
+        "windows/remediation/Remediate-VpnguardPolicy.ps1",
+    }
+    for name, text in scripts.items():
+        root = _parse(text)
+        assert _nodes(root, "ERROR") == [] and not any(
+            n.is_missing for n in _nodes(root, "command")
+        ), name
+    assert (
+        b.files["windows/remediation/Remediate-VpnguardPolicy.ps1"]
+        == b.files["windows/Install-VpnguardPolicy.ps1"]
+    )
+
+
+def _top_level_tail(text: str) -> str:
+    """The script's own statements after the shared function definitions."""
+    return text.rsplit("\n}\n", 1)[1]
+
+
+def test_detection_script_speaks_intune() -> None:
+    text = _script("windows/remediation/Detect-VpnguardPolicy.ps1")
+    tail = _top_level_tail(text)
+    root = _parse(tail)
+    assert _nodes(root, "ERROR") == []
+    # Intune reads exit 0 as compliant, 1 as "run the remediation"; nothing else.
+    code = [ln.split("#", 1)[0] for ln in tail.splitlines()]
+    exits = [ln.rsplit("exit", 1)[1].strip(" }") for ln in code if "exit " in ln]
+    assert sorted(exits) == ["0", "1", "1"]
+    # Each of the three outcomes writes exactly one line, then exits.
+    assert _command_names(root).count("Write-Output") == 3
+    for ln in code:
+        if "exit " in ln:
+            assert "Write-Output" in ln or "Write-Output" in code[code.index(ln) - 1]
+    assert "Get-Compliance" in tail and "Write-Error" not in _command_names(root)
+
+
+def test_verify_script_prints_json_lines_and_exits_0_only_when_compliant() -> None:
+    b = build_bundle(["windows"], "strict", ["chrome", "firefox", "firefox-esr"], None)
+    text = b.files["windows/Verify-VpnguardPolicy.ps1"][3:].decode().replace("\r\n", "\n")
+    tail = _top_level_tail(text)
+    assert "ConvertTo-Json -InputObject $r -Compress" in tail
+    assert "exit 0" in tail and tail.rstrip().endswith("exit 1")
+    # Every browser of the bundle is named on its rows (Firefox and ESR share a key).
+    assert "Browser = 'chrome'" in text and "Browser = 'firefox firefox-esr'" in text
+    fn = next(f for f in _nodes(_parse(text), "function_statement") if b"Get-Compliance" in f.text)
+    body = fn.text.decode()
+    for field in ("browser", "present", "value", "compliant", "conflicts"):
+        assert f"{field} = " in body

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA_VERSION = 1
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-EXECUTABLE = frozenset({"linux/install.sh", "linux/uninstall.sh"})
+EXECUTABLE = frozenset({"linux/install.sh", "linux/uninstall.sh", "linux/verify.sh"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +132,7 @@ def build_bundle(
             files["linux/firefox/policies.json"] = linux.firefox_fragment(prefs)
         files["linux/install.sh"] = linux.install_script(ltargets, title)
         files["linux/uninstall.sh"] = linux.uninstall_script(ltargets, title)
+        files["linux/verify.sh"] = linux.verify_script(ltargets, title)
     if Platform.WINDOWS in plats:
         values = windows.registry_values(tuple(writable), lvl, excs)
         if values:
@@ -139,8 +140,20 @@ def build_bundle(
             files["windows/vpnguard-webrtc-undo.reg"] = windows.undo_reg_file(
                 values, title + " (undo)"
             )
-            files["windows/Install-VpnguardPolicy.ps1"] = windows.install_ps1(values, title)
-            files["windows/Uninstall-VpnguardPolicy.ps1"] = windows.uninstall_ps1(values, title)
+            who = windows.browsers_by_key(tuple(writable))
+            files["windows/Install-VpnguardPolicy.ps1"] = windows.install_ps1(values, title, who)
+            files["windows/Uninstall-VpnguardPolicy.ps1"] = windows.uninstall_ps1(
+                values, title, who
+            )
+            files["windows/Verify-VpnguardPolicy.ps1"] = windows.verify_ps1(values, title, who)
+            # Intune Remediations: detection (exit 1 = run remediation) + remediation
+            # (the idempotent installer; Intune runs both as SYSTEM).
+            files["windows/remediation/Detect-VpnguardPolicy.ps1"] = windows.detect_ps1(
+                values, title, who
+            )
+            files["windows/remediation/Remediate-VpnguardPolicy.ps1"] = windows.install_ps1(
+                values, title, who
+            )
             files["windows/intune.csv"] = windows.intune_csv(tuple(writable), values)
     if Platform.MACOS in plats and macos.payloads(tuple(writable), lvl, excs):
         files["macos/vpnguard-webrtc.mobileconfig"] = macos.mobileconfig(tuple(writable), lvl, excs)

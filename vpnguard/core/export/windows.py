@@ -138,26 +138,41 @@ def ps_quote(s: str) -> str:
     return "'" + out + "'"
 
 
-def _ps_value_table(values: tuple[RegValue, ...]) -> list[str]:
+def browsers_by_key(specs: tuple[BrowserSpec, ...]) -> dict[str, str]:
+    """Registry key (lower case) -> the browser ids that read it ("firefox firefox-esr")."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        key = spec.windows.policy_key
+        if key is not None and not spec.self_managed:
+            k = key.lower()
+            out[k] = f"{out[k]} {spec.id}" if k in out else spec.id
+    return out
+
+
+def _ps_value_table(values: tuple[RegValue, ...], browsers: dict[str, str]) -> list[str]:
     rows = []
     for v in values:
         if v.type == "REG_MULTI_SZ":
             continue  # Firefox Preferences: merged separately
         kind = {"REG_SZ": "String", "REG_DWORD": "DWord"}[v.type]
         data = ps_quote(str(v.data)) if v.type == "REG_SZ" else str(v.data)
+        who = ps_quote(browsers.get(v.key.lower(), ""))
         rows.append(
-            f"    @{{ Key = {ps_quote(v.key)}; Name = {ps_quote(v.name)}; Kind = '{kind}'; Data = {data} }}"
+            f"    @{{ Key = {ps_quote(v.key)}; Name = {ps_quote(v.name)}; Kind = '{kind}'; Data = {data}; Browser = {who} }}"
         )
     return rows
 
 
-def _ps_prefs(values: tuple[RegValue, ...]) -> list[str]:
+def _ps_prefs(values: tuple[RegValue, ...], browsers: dict[str, str]) -> list[str]:
     rows = []
     for v in values:
         if v.type == "REG_MULTI_SZ" and v.name == "Preferences":
             assert isinstance(v.data, tuple)
             doc = json.dumps(json.loads("\n".join(v.data)), separators=(",", ":"), sort_keys=True)
-            rows.append(f"    @{{ Key = {ps_quote(v.key)}; Json = {ps_quote(doc)} }}")
+            who = ps_quote(browsers.get(v.key.lower(), ""))
+            rows.append(
+                f"    @{{ Key = {ps_quote(v.key)}; Json = {ps_quote(doc)}; Browser = {who} }}"
+            )
     return rows
 
 
@@ -405,7 +420,79 @@ exit 0
 """
 
 
-def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -> bytes:
+_PS_CHECK = r"""
+function Get-Compliance {
+    # One result per browser and registry value, read back as the browser reads it.
+    $out = @()
+    foreach ($v in $Values) {
+        $cur = Get-Reg $v.Key $v.Name
+        $ok = ($null -ne $cur -and $cur.Kind -eq $v.Kind -and "$($cur.Data)" -ceq "$($v.Data)")
+        $val = $null
+        if ($null -ne $cur) { $val = "$($cur.Data)" }
+        foreach ($b in $v.Browser.Split(' ')) {
+            $out += [ordered]@{ browser = $b; key = "HKLM\$($v.Key)"; name = $v.Name; present = ($null -ne $cur); value = $val; compliant = $ok; conflicts = @() }
+        }
+    }
+    foreach ($f in $FirefoxPrefs) {
+        $conflicts = @()
+        $obj = $null
+        $err = $null
+        if (Test-Path -LiteralPath ("HKLM:" + $f.Key + '\Preferences')) {
+            # The deprecated per-preference key: Firefox reads it instead of the JSON value.
+            $conflicts += "HKLM\$($f.Key)\Preferences (key)"
+        }
+        try { $obj = Get-PrefsObject $f.Key } catch { $err = $_.Exception.Message }
+        $ours = $f.Json | ConvertFrom-Json
+        $ok = ($null -eq $err -and $null -ne $obj -and $conflicts.Count -eq 0)
+        $val = [ordered]@{}
+        foreach ($p in $ours.PSObject.Properties) {
+            $existing = $null
+            if ($null -ne $obj) { $existing = $obj.PSObject.Properties[$p.Name] }
+            if ($null -eq $existing) { $ok = $false; continue }
+            $val[$p.Name] = $existing.Value
+            if ((ConvertTo-Canonical $existing.Value) -cne (ConvertTo-Canonical $p.Value)) { $ok = $false }
+        }
+        foreach ($b in $f.Browser.Split(' ')) {
+            $r = [ordered]@{ browser = $b; key = "HKLM\$($f.Key)"; name = 'Preferences'; present = ($null -ne $obj); value = $val; compliant = $ok; conflicts = $conflicts }
+            if ($null -ne $err) { $r['error'] = $err }
+            $out += $r
+        }
+    }
+    return $out
+}
+"""
+
+
+_PS_VERIFY = r"""
+# A compliance probe: one JSON line per browser and value; exit 0 only if all comply.
+$results = @(Get-Compliance)
+foreach ($r in $results) { Write-Output (ConvertTo-Json -InputObject $r -Compress -Depth 20) }
+if (@($results | Where-Object { -not $_.compliant }).Count -eq 0) { exit 0 }
+exit 1
+"""
+
+
+_PS_DETECT = r"""
+# Intune Remediations detection: exit 0 = compliant (remediation not run), exit 1 =
+# not compliant (Intune runs the remediation script). One line of output, which
+# Intune shows in the device status.
+try { $results = @(Get-Compliance) }
+catch { Write-Output ("vpnguard: cannot read policy: " + $_.Exception.Message); exit 1 }
+$bad = @($results | Where-Object { -not $_.compliant } | ForEach-Object { $_.browser + ':' + $_.name })
+if ($bad.Count -eq 0) { Write-Output 'vpnguard: compliant'; exit 0 }
+Write-Output ('vpnguard: not compliant: ' + ($bad -join ', '))
+exit 1
+"""
+
+
+def _ps_script(
+    title: str,
+    values: tuple[RegValue, ...],
+    body: str,
+    verb: str,
+    browsers: dict[str, str] | None = None,
+) -> bytes:
+    browsers = browsers or {}
     lines = [
         "#Requires -Version 5.1",
         f"# {title}",
@@ -414,13 +501,14 @@ def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -
         "# Idempotent; reports every change. Exit codes: 0 ok, 3 not elevated, 4 refused (nothing changed).",
         "",
         "$Values = @(",
-        *_ps_value_table(values),
+        *_ps_value_table(values, browsers),
         ")",
         "$FirefoxPrefs = @(",
-        *_ps_prefs(values),
+        *_ps_prefs(values, browsers),
         ")",
         "$AllFirefoxPrefs = @(" + ", ".join(ps_quote(p) for p in ALL_FIREFOX_PREFS) + ")",
         _PS_COMMON.strip("\n"),
+        _PS_CHECK.strip("\n"),
         body.rstrip("\n"),
         "",
     ]
@@ -430,12 +518,24 @@ def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -
     )
 
 
-def install_ps1(values: tuple[RegValue, ...], title: str) -> bytes:
-    return _ps_script(title, values, _PS_INSTALL, "Installs")
+def install_ps1(
+    values: tuple[RegValue, ...], title: str, browsers: dict[str, str] | None = None
+) -> bytes:
+    return _ps_script(title, values, _PS_INSTALL, "Installs", browsers)
 
 
-def uninstall_ps1(values: tuple[RegValue, ...], title: str) -> bytes:
-    return _ps_script(title, values, _PS_UNINSTALL, "Removes")
+def uninstall_ps1(
+    values: tuple[RegValue, ...], title: str, browsers: dict[str, str] | None = None
+) -> bytes:
+    return _ps_script(title, values, _PS_UNINSTALL, "Removes", browsers)
+
+
+def verify_ps1(values: tuple[RegValue, ...], title: str, browsers: dict[str, str]) -> bytes:
+    return _ps_script(title, values, _PS_VERIFY, "Checks (reads only)", browsers)
+
+
+def detect_ps1(values: tuple[RegValue, ...], title: str, browsers: dict[str, str]) -> bytes:
+    return _ps_script(title, values, _PS_DETECT, "Detects (Intune Remediations)", browsers)
 
 
 # ---------------------------------------------------------------- Intune
