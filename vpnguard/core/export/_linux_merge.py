@@ -72,6 +72,20 @@ class Fs:
         # dry_run (Ansible --check): decide everything, write nothing.
         self.dry_run = dry_run
         self.changed: list[str] = []  # policy files changed (or that would change)
+        self.diffs: list[dict[str, str]] = []  # before/after of policy files (Ansible --diff)
+
+    def _record(self, system_path: str, after: bytes) -> None:
+        if system_path.startswith("/var/lib/vpnguard/"):
+            return  # our own state and backups: not policy
+        before = self.read(system_path) or b""
+        self.diffs.append(
+            {
+                "before_header": system_path,
+                "after_header": system_path,
+                "before": before.decode("utf-8", "replace"),
+                "after": after.decode("utf-8", "replace"),
+            }
+        )
 
     def p(self, system_path: str) -> str:
         return self.root + system_path if self.root else system_path
@@ -111,6 +125,7 @@ class Fs:
         """Temp file, fsync, rename, fsync dir. ``tmp_outside``: make the temp file in
         the parent directory (same filesystem), so not even a crash leaves a stray
         file in a directory whose every file is read as policy."""
+        self._record(system_path, data)
         if self.dry_run:
             return
         target = self.p(system_path)
@@ -138,6 +153,7 @@ class Fs:
             os.close(dfd)
 
     def remove(self, system_path: str) -> None:
+        self._record(system_path, b"")
         if not self.dry_run:
             os.unlink(self.p(system_path))
 

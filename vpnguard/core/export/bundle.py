@@ -23,7 +23,7 @@ from typing import Any
 from vpnguard import __version__
 from vpnguard.core.browsers.catalog import BrowserSpec, resolve_ids
 from vpnguard.core.errors import NeedsElevationError, RefusedError, UsageError
-from vpnguard.core.export import linux, macos, windows
+from vpnguard.core.export import ansible, linux, macos, windows
 from vpnguard.core.export.plan import (
     Note,
     Platform,
@@ -133,6 +133,7 @@ def build_bundle(
         files["linux/install.sh"] = linux.install_script(ltargets, title)
         files["linux/uninstall.sh"] = linux.uninstall_script(ltargets, title)
         files["linux/verify.sh"] = linux.verify_script(ltargets, title)
+        files.update(ansible.role_files(ltargets, title))
     if Platform.WINDOWS in plats:
         values = windows.registry_values(tuple(writable), lvl, excs)
         if values:
