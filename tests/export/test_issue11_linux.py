@@ -206,3 +206,28 @@ def test_verify_sh_is_a_compliance_probe(tmp_path: Path) -> None:
     (root / CR / "zz-local").unlink()
     assert run(linux / "uninstall.sh", root).returncode == 0
     assert _verify(linux, root)[0] == 1
+
+
+def test_readme_tells_the_truth_about_managed_dirs() -> None:
+    text = build_bundle(["all"], "strict", None, None).files["README.txt"].decode()
+    assert "merges every *.json" not in text and ".vpnguard-backup" not in text
+    assert "reads EVERY regular file" in text and "name order" in text
+    assert "/var/lib/vpnguard/bundle-backup/" in text
+    assert "verify.sh" in text and "Verify-VpnguardPolicy.ps1" in text
+    assert "ADMXInstall" in text and "Opera documents no macOS policy domain" in text
+    assert "vpnguard_webrtc_state=absent" in text
+
+
+def test_reinstall_without_an_exception_removes_it(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    with_exc = write_bundle(tmp_path / "a", "https://meet.example.com")
+    without = write_bundle(tmp_path / "b")
+    assert run(with_exc / "install.sh", root).returncode == 0
+    assert "WebRtcIPHandlingUrl" in (root / CR / "vpnguard.json").read_text()
+    assert run(without / "install.sh", root).returncode == 0
+    assert json.loads((root / CR / "vpnguard.json").read_text()) == {
+        "WebRtcIPHandling": "disable_non_proxied_udp"
+    }
+    assert run(without / "uninstall.sh", root).returncode == 0
+    assert not (root / "etc").exists()
