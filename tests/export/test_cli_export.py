@@ -69,6 +69,7 @@ def test_json_output(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["ok"] and doc["export"]["files"] == [
         "README.txt",
+        "macos/jamf/com.google.Chrome.plist",
         "macos/vpnguard-webrtc.mobileconfig",
         "manifest.json",
     ]

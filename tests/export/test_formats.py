@@ -7,6 +7,7 @@ import io
 import json
 import plistlib
 import uuid
+import xml.etree.ElementTree as ET
 
 import jsonschema
 import pytest
@@ -124,44 +125,73 @@ def test_reg_string_escapes_round_trip() -> None:
         assert _string(reg_string(s), 0) == (s, len(reg_string(s)))
 
 
+# Apple: "Configuration Profile" top-level keys and the keys common to every payload
+# (Device Management docs, TopLevel / CommonPayloadKeys), and the ManagedPreferences
+# payload (com.apple.ManagedClient.preferences): PayloadContent maps a domain to
+# {"Forced": [{"mcx_preference_settings": {...}}]} (or "Set-Once").
+PROFILE_KEYS = {
+    "PayloadContent", "PayloadDescription", "PayloadDisplayName", "PayloadIdentifier",
+    "PayloadOrganization", "PayloadUUID", "PayloadRemovalDisallowed", "PayloadType",
+    "PayloadVersion", "PayloadScope", "RemovalDate", "DurationUntilRemoval", "ConsentText",
+}  # fmt: skip
+PAYLOAD_KEYS = {
+    "PayloadType", "PayloadVersion", "PayloadIdentifier", "PayloadUUID", "PayloadDisplayName",
+    "PayloadDescription", "PayloadOrganization", "PayloadEnabled", "PayloadContent",
+}  # fmt: skip
+
+
+def managed_prefs(profile: dict) -> dict[str, dict]:  # type: ignore[type-arg]
+    """Validate the profile's structure; return domain -> forced settings."""
+    assert set(profile) <= PROFILE_KEYS, set(profile) - PROFILE_KEYS
+    assert profile["PayloadType"] == "Configuration" and profile["PayloadVersion"] == 1
+    uuid.UUID(profile["PayloadUUID"])
+    out: dict[str, dict] = {}  # type: ignore[type-arg]
+    for p in profile["PayloadContent"]:
+        assert set(p) <= PAYLOAD_KEYS, set(p) - PAYLOAD_KEYS
+        for key in ("PayloadType", "PayloadVersion", "PayloadIdentifier", "PayloadUUID"):
+            assert p[key], key
+        uuid.UUID(p["PayloadUUID"])
+        assert p["PayloadType"] == "com.apple.ManagedClient.preferences"
+        assert p["PayloadIdentifier"].startswith(profile["PayloadIdentifier"] + ".")
+        ((domain, spec),) = p["PayloadContent"].items()
+        assert list(spec) == ["Forced"]
+        (forced,) = spec["Forced"]
+        assert list(forced) == ["mcx_preference_settings"]
+        assert domain not in out
+        out[domain] = forced["mcx_preference_settings"]
+    ids = [p["PayloadUUID"] for p in profile["PayloadContent"]]
+    assert len(set(ids)) == len(ids)
+    return out
+
+
 def test_mobileconfig_round_trip(bundle) -> None:  # type: ignore[no-untyped-def]
     level, b = bundle
     raw = b.files["macos/vpnguard-webrtc.mobileconfig"]
     profile = plistlib.loads(raw)
     assert plistlib.loads(plistlib.dumps(profile, sort_keys=True)) == profile
-    assert profile["PayloadType"] == "Configuration"
-    for key in (
-        "PayloadVersion",
-        "PayloadIdentifier",
-        "PayloadUUID",
-        "PayloadDisplayName",
-        "PayloadContent",
-    ):
-        assert key in profile
-    uuid.UUID(profile["PayloadUUID"])
-    by_type = {p["PayloadType"]: p for p in profile["PayloadContent"]}
-    for p in by_type.values():
-        for key in (
-            "PayloadType",
-            "PayloadVersion",
-            "PayloadIdentifier",
-            "PayloadUUID",
-            "PayloadDisplayName",
-            "PayloadDescription",
-        ):
-            assert p[key], key
-        uuid.UUID(p["PayloadUUID"])
-    assert len({p["PayloadUUID"] for p in by_type.values()}) == len(by_type)
-    assert by_type["com.google.Chrome"]["WebRtcIPHandling"] == CHROMIUM_VALUES[level]
-    assert by_type["com.microsoft.Edge"]["WebRtcLocalhostIpHandling"] == CHROMIUM_VALUES[level]
+    by_domain = managed_prefs(profile)
+    assert by_domain["com.google.Chrome"]["WebRtcIPHandling"] == CHROMIUM_VALUES[level]
+    assert by_domain["com.microsoft.Edge"]["WebRtcLocalhostIpHandling"] == CHROMIUM_VALUES[level]
     assert (
-        by_type["com.brave.Browser"]["WebRtcIPHandlingUrl"][0]["url"] == "https://meet.example.com"
+        by_domain["com.brave.Browser"]["WebRtcIPHandlingUrl"][0]["url"]
+        == "https://meet.example.com"
     )
-    ff = by_type["org.mozilla.firefox"]
+    # Mozilla (policy-templates mac/README.md): EnterprisePoliciesEnabled, nested in
+    # mcx_preference_settings.
+    ff = by_domain["org.mozilla.firefox"]
     assert ff["EnterprisePoliciesEnabled"] is True
     assert "WebRtcIPHandlingUrl" not in ff
     assert {k: v["Value"] for k, v in ff["Preferences"].items()} == FIREFOX_PREFS[level]
     assert all(v["Status"] == "locked" for v in ff["Preferences"].values())
+    # Opera documents no macOS domain: no payload, no plist.
+    assert "com.operasoftware.Opera" not in by_domain
+    # One plain plist per domain for Jamf "Application & Custom Settings": same keys.
+    jamf = {
+        n.removeprefix("macos/jamf/").removesuffix(".plist"): plistlib.loads(d)
+        for n, d in b.files.items()
+        if n.startswith("macos/jamf/")
+    }
+    assert jamf == by_domain
 
 
 def test_uuids_change_with_content() -> None:
@@ -179,9 +209,11 @@ def test_intune_csv(bundle) -> None:  # type: ignore[no-untyped-def]
     rows = list(csv.DictReader(io.StringIO(b.files["windows/intune.csv"].decode())))
     chrome = [r for r in rows if r["browser"] == "chrome" and r["setting"] == "WebRtcIPHandling"]
     assert chrome[0]["registry_data"] == CHROMIUM_VALUES[level]
-    ff = next(r for r in rows if r["browser"] == "firefox")
+    ff = next(r for r in rows if r["setting"] == "PreferencesOneLine")
     assert ff["oma_uri"].endswith("Firefox~Policy~firefox/PreferencesOneLine")
-    one_line = ff["admx_value"].split("value='")[1].rsplit("'/>", 1)[0]
+    data = ET.fromstring(f"<r>{ff['oma_value']}</r>").find("data")
+    assert data is not None and data.get("id") == "JSONOneLine"
+    one_line = data.get("value") or ""
     assert {k: v["Value"] for k, v in json.loads(one_line).items()} == FIREFOX_PREFS[level]
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from vpnguard import __version__
 from vpnguard.core.browsers.catalog import BrowserSpec, resolve_ids
 from vpnguard.core.errors import NeedsElevationError, RefusedError, UsageError
-from vpnguard.core.export import linux, macos, windows
+from vpnguard.core.export import ansible, linux, macos, windows
 from vpnguard.core.export.plan import (
     Note,
     Platform,
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA_VERSION = 1
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-EXECUTABLE = frozenset({"linux/install.sh", "linux/uninstall.sh"})
+EXECUTABLE = frozenset({"linux/install.sh", "linux/uninstall.sh", "linux/verify.sh"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +131,8 @@ def build_bundle(
             files["linux/firefox/policies.json"] = linux.firefox_fragment(prefs)
         files["linux/install.sh"] = linux.install_script(ltargets, title)
         files["linux/uninstall.sh"] = linux.uninstall_script(ltargets, title)
+        files["linux/verify.sh"] = linux.verify_script(ltargets, title)
+        files.update(ansible.role_files(ltargets, title))
     if Platform.WINDOWS in plats:
         values = windows.registry_values(tuple(writable), lvl, excs)
         if values:
@@ -138,11 +140,25 @@ def build_bundle(
             files["windows/vpnguard-webrtc-undo.reg"] = windows.undo_reg_file(
                 values, title + " (undo)"
             )
-            files["windows/Install-VpnguardPolicy.ps1"] = windows.install_ps1(values, title)
-            files["windows/Uninstall-VpnguardPolicy.ps1"] = windows.uninstall_ps1(values, title)
+            who = windows.browsers_by_key(tuple(writable))
+            files["windows/Install-VpnguardPolicy.ps1"] = windows.install_ps1(values, title, who)
+            files["windows/Uninstall-VpnguardPolicy.ps1"] = windows.uninstall_ps1(
+                values, title, who
+            )
+            files["windows/Verify-VpnguardPolicy.ps1"] = windows.verify_ps1(values, title, who)
+            # Intune Remediations: detection (exit 1 = run remediation) + remediation
+            # (the idempotent installer; Intune runs both as SYSTEM).
+            files["windows/remediation/Detect-VpnguardPolicy.ps1"] = windows.detect_ps1(
+                values, title, who
+            )
+            files["windows/remediation/Remediate-VpnguardPolicy.ps1"] = windows.install_ps1(
+                values, title, who
+            )
             files["windows/intune.csv"] = windows.intune_csv(tuple(writable), values)
     if Platform.MACOS in plats and macos.payloads(tuple(writable), lvl, excs):
         files["macos/vpnguard-webrtc.mobileconfig"] = macos.mobileconfig(tuple(writable), lvl, excs)
+        for name, data in macos.domain_plists(tuple(writable), lvl, excs).items():
+            files[f"macos/jamf/{name}"] = data
 
     files = {
         "README.txt": readme(
@@ -212,8 +228,13 @@ def _permission(exc: OSError, path: Path) -> NeedsElevationError:
     )
 
 
-def _check_out(out: Path, is_zip: bool, force: bool) -> None:
-    if out.is_symlink() or out.exists():
+def _check_out(out: Path, is_zip: bool, force: bool, names: Sequence[str] = ()) -> None:
+    if out.is_symlink():
+        # Deliberately not followed: whoever planted the link chooses where we write.
+        raise RefusedError(
+            f"{out} is a symbolic link; give the real path (nothing was written)", path=str(out)
+        )
+    if out.exists():
         if is_zip:
             if not out.is_file():
                 raise RefusedError(
@@ -233,12 +254,37 @@ def _check_out(out: Path, is_zip: bool, force: bool) -> None:
                     f"{out} is not empty; choose a new directory or use --force to write into it",
                     path=str(out),
                 )
+            _check_tree(out, names)
+
+
+def _check_tree(out: Path, names: Sequence[str]) -> None:
+    """--force writes over our own file names only: refuse (before writing anything)
+    when one of them, or a folder on the way, is a symlink or not what we expect."""
+    for name in names:
+        parts = name.split("/")
+        path = out
+        for i, part in enumerate(parts):
+            path = path / part
+            last = i == len(parts) - 1
+            if path.is_symlink():
+                raise RefusedError(
+                    f"{path} is a symbolic link; not written through (nothing was written)",
+                    path=str(path),
+                )
+            if not path.exists():
+                break
+            if (last and not path.is_file()) or (not last and not path.is_dir()):
+                raise RefusedError(
+                    f"{path} is in the way (not a {'file' if last else 'directory'}); "
+                    "nothing was written",
+                    path=str(path),
+                )
 
 
 def write_bundle(bundle: Bundle, out: Path, force: bool = False) -> bool:
     """Write ``bundle`` to ``out`` (a directory, or a zip when the name ends in .zip)."""
     is_zip = out.suffix.lower() == ".zip"
-    _check_out(out, is_zip, force)
+    _check_out(out, is_zip, force, tuple(bundle.files))
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -277,12 +323,22 @@ def write_bundle(bundle: Bundle, out: Path, force: bool = False) -> bool:
 
 
 def _write_tree(bundle: Bundle, root: Path) -> None:
+    """Each file through a temp file and a rename: a rename replaces a directory entry,
+    so even a symlink planted after the checks is replaced, never written through."""
     for name, data in bundle.files.items():
         path = root.joinpath(*name.split("/"))
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o755)
-        path.write_bytes(data)
-        os.chmod(path, bundle.mode_of(name))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, bundle.mode_of(name))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
 
 
 def export_bundle(

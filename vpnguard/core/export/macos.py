@@ -1,10 +1,18 @@
-"""macOS part of an admin bundle: one unsigned configuration profile.
+"""macOS part of an admin bundle: a configuration profile and plain domain plists.
 
-One payload per managed-preference domain (``com.google.Chrome``,
-``org.mozilla.firefox`` …), content from
-:func:`vpnguard.core.policy.plans.macos_payload_content`. UUIDs are uuid5 of
-the content, so the same inputs give the same profile, and a changed level
-gives a new UUID (MDMs then see a real update).
+The profile uses Apple's documented form for app preferences (Device Management,
+"ManagedPreferences": payload type ``com.apple.ManagedClient.preferences``, whose
+``PayloadContent`` maps each preference domain to ``{"Forced": [{"mcx_preference_settings":
+{...}}]}``); Mozilla's policy-templates ``mac/README.md`` likewise says that in a
+mobileconfig the configuration must be nested in ``mcx_preference_settings``. One
+payload per domain, so an MDM shows each browser apart.
+
+``macos/jamf/<domain>.plist`` holds the same keys as a plain plist, which is what
+Jamf Pro's "Application & Custom Settings" (upload) and similar tools take: they
+wrap it in the profile form themselves.
+
+UUIDs are uuid5 of the content, so the same inputs give the same profile, and a
+changed level gives a new UUID (MDMs then see a real update).
 """
 
 from __future__ import annotations
@@ -23,6 +31,10 @@ from vpnguard.core.policy.plans import macos_payload_content
 
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "export.vpnguard.invalid")
 PROFILE_ID = "org.vpnguard.webrtc"
+MANAGED_PREFS = "com.apple.ManagedClient.preferences"
+# Browsers whose vendor documents no macOS managed-preference domain: no payload.
+# Opera publishes no policy templates or macOS domain for its browser.
+NO_VENDOR_DOMAIN = frozenset({"opera"})
 
 
 def _uuid_of(doc: Any) -> str:
@@ -30,11 +42,14 @@ def _uuid_of(doc: Any) -> str:
     return str(uuid.uuid5(UUID_NAMESPACE, canonical)).upper()
 
 
-def payloads(
+def domain_settings(
     specs: tuple[BrowserSpec, ...], level: Level, exceptions: tuple[UrlException, ...]
-) -> list[dict[str, Any]]:
+) -> dict[str, tuple[list[str], dict[str, Any]]]:
+    """domain -> (browser names, the keys to force there)."""
     by_domain: dict[str, tuple[list[str], dict[str, Any]]] = {}
     for spec in specs:
+        if spec.id in NO_VENDOR_DOMAIN:
+            continue
         content = macos_payload_content(spec, level)
         if not content:
             continue
@@ -45,23 +60,31 @@ def payloads(
         if existing != content:
             raise AssertionError(f"two browsers want different settings in {spec.macos.domain}")
         names.append(spec.name)
+    return by_domain
+
+
+def payloads(
+    specs: tuple[BrowserSpec, ...], level: Level, exceptions: tuple[UrlException, ...]
+) -> list[dict[str, Any]]:
     out = []
-    for domain, (names, content) in by_domain.items():
+    for domain, (names, content) in domain_settings(specs, level, exceptions).items():
         who = " / ".join(names)
         described = ", ".join(f"{k} = {json.dumps(v, sort_keys=True)}" for k, v in content.items())
-        payload: dict[str, Any] = {
-            "PayloadType": domain,
-            "PayloadVersion": 1,
-            "PayloadIdentifier": f"{PROFILE_ID}.{level.value}.{domain}",
-            "PayloadUUID": _uuid_of({"domain": domain, "content": content}),
-            "PayloadDisplayName": f"{who}: WebRTC IP protection ({level.value})",
-            "PayloadDescription": (
-                f"Makes WebRTC address handling mandatory for {who} ({level.value}): {described}."
-            ),
-            "PayloadEnabled": True,
-            **content,
-        }
-        out.append(payload)
+        out.append(
+            {
+                "PayloadType": MANAGED_PREFS,
+                "PayloadVersion": 1,
+                "PayloadIdentifier": f"{PROFILE_ID}.{level.value}.{domain}",
+                "PayloadUUID": _uuid_of({"domain": domain, "content": content}),
+                "PayloadDisplayName": f"{who}: WebRTC IP protection ({level.value})",
+                "PayloadDescription": (
+                    f"Makes WebRTC address handling mandatory for {who} ({level.value}): "
+                    f"{described}."
+                ),
+                "PayloadEnabled": True,
+                "PayloadContent": {domain: {"Forced": [{"mcx_preference_settings": content}]}},
+            }
+        )
     return out
 
 
@@ -86,3 +109,13 @@ def mobileconfig(
         "PayloadContent": content,
     }
     return plistlib.dumps(profile, fmt=plistlib.FMT_XML, sort_keys=True)
+
+
+def domain_plists(
+    specs: tuple[BrowserSpec, ...], level: Level, exceptions: tuple[UrlException, ...]
+) -> dict[str, bytes]:
+    """``<domain>.plist`` -> a plain plist of the forced keys (Jamf custom settings)."""
+    return {
+        f"{domain}.plist": plistlib.dumps(content, fmt=plistlib.FMT_XML, sort_keys=True)
+        for domain, (_, content) in domain_settings(specs, level, exceptions).items()
+    }

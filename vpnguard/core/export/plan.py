@@ -177,7 +177,8 @@ def notes_for(
         where = {
             Platform.LINUX: bool(spec.linux.policy_dirs or spec.linux.policy_files),
             Platform.WINDOWS: spec.windows.policy_key is not None,
-            Platform.MACOS: spec.macos.domain is not None,
+            # Opera documents no macOS policy domain (see export/macos.py).
+            Platform.MACOS: spec.macos.domain is not None and spec.id != "opera",
         }
         for p in platforms:
             if not where[p]:

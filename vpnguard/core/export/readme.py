@@ -88,16 +88,50 @@ def readme(
             "                  (other keys kept), change nothing on a second run, refuse a malformed"
         )
         add(
-            "                  file (exit 4, file untouched), write atomically, and keep the original"
+            "                  file (exit 4, file untouched), write atomically, and keep each original"
         )
-        add("                  as <file>.vpnguard-backup so uninstall restores it byte for byte.")
+        add("                  file under /var/lib/vpnguard/bundle-backup/ (never beside it) so")
+        add(
+            "                  uninstall restores it byte for byte. A re-install with another level or"
+        )
+        add(
+            "                  other exceptions removes what the earlier one set and this one does not."
+        )
         add("                  Requires python3 (standard library only) on the target machine.")
+        add("  linux/verify.sh compliance probe (reads only): one JSON line per browser and file")
+        add(
+            '                  ("present", "value" as the browser reads it, "compliant", "conflicts");'
+        )
+        add("                  exit 0 only when every one complies, 1 otherwise.")
         add("  linux/chromium/<browser>/vpnguard.json")
         add("                  the managed policy file, for configuration management that copies")
-        add("                  files itself. Chromium merges every *.json in the directory.")
+        add("                  files itself. Chromium reads EVERY regular file in a managed policy")
+        add(
+            "                  directory (not only *.json), in name order, and a later file wins on a"
+        )
+        add(
+            "                  shared key: never leave backups, temp or editor files there, and make"
+        )
+        add("                  sure no file sorting after vpnguard.json sets WebRtcIPHandling")
+        add("                  (verify.sh and `vpnguard status` report such a file as a conflict).")
         add("  linux/firefox/policies.json")
         add("                  the Firefox policy fragment. Do NOT copy it over an existing")
-        add("                  policies.json (it would drop the other policies): use install.sh.")
+        add("                  policies.json (it would drop the other policies): use install.sh or")
+        add("                  the Ansible role.")
+        add(
+            "  linux/ansible/  an Ansible role (roles/vpnguard_webrtc), playbook.yml and an example"
+        )
+        add(
+            "                  inventory. The role's module is the same program install.sh runs, so it"
+        )
+        add(
+            "                  writes the same files; it is idempotent (a second run reports changed=0),"
+        )
+        add("                  supports --check --diff, refuses malformed JSON, removes with")
+        add("                  -e vpnguard_webrtc_state=absent (restoring what was there), and its")
+        add(
+            '                  verify task prints "vpnguard-compliance <host>: compliant" or NOT per host.'
+        )
     if Platform.WINDOWS in platforms:
         add("  windows/vpnguard-webrtc.reg, windows/vpnguard-webrtc-undo.reg")
         add(
@@ -113,24 +147,50 @@ def readme(
             "                  remember previous values under HKLM\\SOFTWARE\\vpnguard\\PolicyBundle so"
         )
         add(
-            "                  uninstall puts them back. They refuse (exit 4) when Firefox policy uses"
+            "                  uninstall puts them back; a re-install removes what an earlier install"
+        )
+        add("                  set and this bundle does not (another level, a dropped exception).")
+        add("                  Exit codes: 0 ok, 3 not elevated, 4 refused (nothing changed), e.g.")
+        add("                  when Firefox policy uses the deprecated per-preference key")
+        add("                  HKLM\\...\\Firefox\\Preferences, which Firefox would read instead.")
+        add("  windows/Verify-VpnguardPolicy.ps1")
+        add(
+            "                  compliance probe: one JSON line per browser and value; exit 0 only when"
+        )
+        add("                  every one complies, 1 otherwise.")
+        add("  windows/remediation/Detect-VpnguardPolicy.ps1, Remediate-VpnguardPolicy.ps1")
+        add(
+            "                  Intune Remediations pair (Devices > Scripts and remediations): detection"
         )
         add(
-            "                  the deprecated per-preference key HKLM\\...\\Firefox\\Preferences, which"
+            "                  prints one line and exits 0 when compliant, 1 when not (Intune then runs"
         )
-        add("                  Firefox would read instead of the JSON value.")
+        add(
+            "                  the remediation, which is the installer). Run as SYSTEM, 64-bit PowerShell."
+        )
         add("  windows/intune.csv")
+        add("                  one row per registry value: the ADMX-backed OMA-URI and its value")
         add(
-            "                  one row per setting: OMA-URI (after ADMX ingestion) and value, plus the"
+            "                  (<enabled/><data id=... value=.../>, XML-escaped), and the registry value"
         )
         add(
-            '                  registry value it ends up as. Rows marked "check": confirm the category'
+            "                  it ends up as. First rows: ADMX ingestion (see Deploy). Browsers whose"
         )
-        add("                  path against the ADMX version you ingested.")
+        add(
+            "                  vendor ships no ADMX (Chromium, Brave, Vivaldi, LibreWolf) have no OMA-URI:"
+        )
+        add("                  use the Remediations pair or the PowerShell scripts for them.")
     if Platform.MACOS in platforms:
         add("  macos/vpnguard-webrtc.mobileconfig")
-        add("                  configuration profile, one payload per browser domain. Unsigned:")
-        add("                  sign it with your own certificate before distributing, e.g.")
+        add(
+            "                  configuration profile: one com.apple.ManagedClient.preferences payload"
+        )
+        add(
+            "                  per browser domain, settings under Forced > mcx_preference_settings (the"
+        )
+        add("                  form Apple documents for managed app preferences, and the nesting")
+        add("                  Mozilla requires for Firefox). Unsigned: sign it with your own")
+        add("                  certificate before distributing, e.g.")
         add('                    security cms -S -N "Your Signing Identity" \\')
         add(
             "                      -i vpnguard-webrtc.mobileconfig -o vpnguard-webrtc-signed.mobileconfig"
@@ -139,11 +199,19 @@ def readme(
             "                  Only a profile (or MDM) makes the policy mandatory; `defaults write`"
         )
         add("                  would only be a recommendation the user can override.")
+        add("  macos/jamf/<domain>.plist")
+        add("                  the same keys as a plain plist per preference domain, for Jamf Pro")
+        add(
+            '                  "Application & Custom Settings" (upload; preference domain = file name'
+        )
+        add("                  without .plist) or any MDM custom-settings payload.")
+        add("                  Opera documents no macOS policy domain: it gets no payload.")
     add("")
     add("Deploy")
     add("------")
     if Platform.LINUX in platforms:
-        add("  Linux:   sudo ./linux/install.sh   (or push it with your config management)")
+        add("  Linux:   sudo ./linux/install.sh, or with Ansible:")
+        add("             cd linux/ansible && ansible-playbook -i inventory.ini playbook.yml")
         add(
             "           Files it merges into (those of browsers not installed are still created, so"
         )
@@ -163,19 +231,43 @@ def readme(
             "             powershell -ExecutionPolicy Bypass -File .\\windows\\Install-VpnguardPolicy.ps1"
         )
         add(
-            "           or GPO/Intune with the same values (see intune.csv), or regedit /s the .reg."
+            "           Intune, every browser: Remediations with the two scripts in windows/remediation."
         )
+        add("           Intune, ADMX-backed (Chrome, Edge, Firefox): a Custom profile whose first")
+        add("           setting ingests the vendor's ADMX (OMA-URI ./Device/Vendor/MSFT/Policy/")
+        add(
+            "           ConfigOperations/ADMXInstall/<AppName>/Policy/<AppName>Admx, String = the whole"
+        )
+        add("           .admx file: Google's chrome.admx, Microsoft's msedge.admx, Mozilla's")
+        add(
+            "           firefox.admx - whose parent category lives in mozilla.admx, ingest it too),"
+        )
+        add("           then the rows of intune.csv for that browser (data type String, value =")
+        add("           oma_value). The OMA-URI uses the AppName you ingested under: Chrome,")
+        add("           microsoft_edge, Firefox as in the CSV. Newer tenants can instead use the")
+        add("           Settings Catalog (Chrome/Edge) or Mozilla's Intune guide for Firefox.")
+        add(
+            "           GPO: import the vendor ADMX into the central store and set the same values,"
+        )
+        add("           or regedit /s the .reg.")
     if Platform.MACOS in platforms:
         add(
             "  macOS:   upload the (signed) .mobileconfig to your MDM, or open it and approve it in"
         )
-        add("           System Settings > Privacy & Security > Profiles.")
+        add(
+            "           System Settings > Privacy & Security > Profiles; in Jamf Pro you can instead"
+        )
+        add("           add macos/jamf/<domain>.plist as Application & Custom Settings.")
     add("")
     add("  Firefox and Edge read policy at start: restart them. Chrome, Chromium and Brave pick up")
     add("  a changed file within seconds for new connections.")
     add("")
     add("Verify")
     add("------")
+    if Platform.LINUX in platforms:
+        add("  Linux:   ./linux/verify.sh   (exit 0 = compliant; usable as a fleet probe)")
+    if Platform.WINDOWS in platforms:
+        add("  Windows: .\\windows\\Verify-VpnguardPolicy.ps1   (exit 0 = compliant)")
     add("  chrome://policy (edge://policy, brave://policy): WebRtcIPHandling (Edge:")
     add("    WebRtcLocalhostIpHandling) shows the value above, source Platform, level Mandatory.")
     add(
@@ -192,12 +284,30 @@ def readme(
         add(
             "           since install; otherwise removes only vpnguard's keys and keeps later changes."
         )
+        add(
+            "           Ansible: ansible-playbook ... -e vpnguard_webrtc_state=absent (same behaviour)."
+        )
     if Platform.WINDOWS in platforms:
         add(
-            "  Windows: Uninstall-VpnguardPolicy.ps1 (restores previous values), or import the undo .reg."
+            "  Windows: Uninstall-VpnguardPolicy.ps1 (restores previous values), or import the undo .reg;"
         )
+        add("           Intune: unassign the profile / remediation, then run the uninstall script.")
     if Platform.MACOS in platforms:
         add("  macOS:   remove the profile in your MDM or in System Settings > Profiles.")
+    add("")
+    add("Sources checked for the formats (vendor documents, as of this vpnguard version):")
+    add(
+        "  Chromium policy_definitions/WebRtc/ (WebRtcIPHandling, WebRtcIPHandlingUrl; group WebRtc) and"
+    )
+    add(
+        "  its ADMX writer (category = policy group under googlechrome); Microsoft Edge policy docs"
+    )
+    add("  (GP path Microsoft Edge/WebRtc settings, MSEdge.admx); mozilla/policy-templates")
+    add(
+        "  windows/firefox.admx (PreferencesOneLine: text JSONOneLine -> REG_SZ), docs/oma-uris.md,"
+    )
+    add("  mac/README.md (mcx_preference_settings, EnterprisePoliciesEnabled); Apple Device")
+    add("  Management ManagedPreferences (com.apple.ManagedClient.preferences, Forced).")
     add("")
     add("Same inputs give byte-identical files (no timestamps), so bundles can be diffed and")
     add("checked against manifest.json (sha256).")

@@ -17,11 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from xml.sax.saxutils import escape as xml_escape
 
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.export.plan import URL_POLICY
 from vpnguard.core.export.urlpatterns import UrlException
 from vpnguard.core.model import Family, Level
+from vpnguard.core.policy.levels import ALL_FIREFOX_PREFS
 from vpnguard.core.policy.plans import HKLM, RegValue, windows_values
 
 REG_HEADER = "Windows Registry Editor Version 5.00"
@@ -136,26 +138,41 @@ def ps_quote(s: str) -> str:
     return "'" + out + "'"
 
 
-def _ps_value_table(values: tuple[RegValue, ...]) -> list[str]:
+def browsers_by_key(specs: tuple[BrowserSpec, ...]) -> dict[str, str]:
+    """Registry key (lower case) -> the browser ids that read it ("firefox firefox-esr")."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        key = spec.windows.policy_key
+        if key is not None and not spec.self_managed:
+            k = key.lower()
+            out[k] = f"{out[k]} {spec.id}" if k in out else spec.id
+    return out
+
+
+def _ps_value_table(values: tuple[RegValue, ...], browsers: dict[str, str]) -> list[str]:
     rows = []
     for v in values:
         if v.type == "REG_MULTI_SZ":
             continue  # Firefox Preferences: merged separately
         kind = {"REG_SZ": "String", "REG_DWORD": "DWord"}[v.type]
         data = ps_quote(str(v.data)) if v.type == "REG_SZ" else str(v.data)
+        who = ps_quote(browsers.get(v.key.lower(), ""))
         rows.append(
-            f"    @{{ Key = {ps_quote(v.key)}; Name = {ps_quote(v.name)}; Kind = '{kind}'; Data = {data} }}"
+            f"    @{{ Key = {ps_quote(v.key)}; Name = {ps_quote(v.name)}; Kind = '{kind}'; Data = {data}; Browser = {who} }}"
         )
     return rows
 
 
-def _ps_prefs(values: tuple[RegValue, ...]) -> list[str]:
+def _ps_prefs(values: tuple[RegValue, ...], browsers: dict[str, str]) -> list[str]:
     rows = []
     for v in values:
         if v.type == "REG_MULTI_SZ" and v.name == "Preferences":
             assert isinstance(v.data, tuple)
             doc = json.dumps(json.loads("\n".join(v.data)), separators=(",", ":"), sort_keys=True)
-            rows.append(f"    @{{ Key = {ps_quote(v.key)}; Json = {ps_quote(doc)} }}")
+            who = ps_quote(browsers.get(v.key.lower(), ""))
+            rows.append(
+                f"    @{{ Key = {ps_quote(v.key)}; Json = {ps_quote(doc)}; Browser = {who} }}"
+            )
     return rows
 
 
@@ -166,6 +183,14 @@ $StateKey = 'HKLM:\__STATE__'
 $script:Changes = 0
 
 function Say([string]$Text) { Write-Output "vpnguard-bundle: $Text" }
+
+# Not Write-Error: under $ErrorActionPreference = 'Stop' it is a terminating error,
+# and the script would stop with exit code 1 before "exit 3/4". Write to stderr
+# directly, then exit with the documented code (Intune/SCCM read it).
+function Fail([int]$Code, [string]$Text) {
+    [Console]::Error.WriteLine("vpnguard-bundle: $Text")
+    exit $Code
+}
 
 function Test-Admin {
     $id = [Security.Principal.WindowsIdentity]::GetCurrent()
@@ -232,7 +257,7 @@ function Set-Backup([string]$Id, $Object) {
 
 
 _PS_INSTALL = r"""
-if (-not (Test-Admin)) { Write-Error 'vpnguard-bundle: run this script as Administrator; nothing was changed'; exit 3 }
+if (-not (Test-Admin)) { Fail 3 'run this script as Administrator; nothing was changed' }
 
 # Check everything before changing anything.
 try {
@@ -244,7 +269,7 @@ try {
         }
         [void](Get-PrefsObject $f.Key)
     }
-} catch { Write-Error ("vpnguard-bundle: " + $_.Exception.Message); exit 4 }
+} catch { Fail 4 $_.Exception.Message }
 
 foreach ($v in $Values) {
     $id = $v.Key + '|' + $v.Name
@@ -263,6 +288,31 @@ foreach ($v in $Values) {
     $script:Changes++
 }
 
+# Values an earlier install set and this bundle does not (e.g. a dropped --exception
+# leaves WebRtcIPHandlingUrl): put back what was there before, or remove them.
+$wanted = @($Values | ForEach-Object { $_.Key + '|' + $_.Name }) + @($FirefoxPrefs | ForEach-Object { $_.Key + '|Preferences' })
+$stateItem = Get-Item -LiteralPath $StateKey -ErrorAction SilentlyContinue
+if ($null -ne $stateItem) {
+    foreach ($id in $stateItem.GetValueNames()) {
+        if ($wanted -contains $id -or $id.EndsWith('|Preferences')) { continue }
+        $parts = $id.Split('|')
+        if ($parts.Count -ne 2) { continue }
+        $backup = Get-Backup $id
+        $path = "HKLM:\" + $parts[0]
+        if ($null -ne (Get-Reg $parts[0] $parts[1])) {
+            if ($null -ne $backup -and $backup.existed) {
+                New-ItemProperty -LiteralPath $path -Name $parts[1] -PropertyType $backup.kind -Value $backup.data -Force | Out-Null
+                Say ("restored previous value (no longer in this bundle): $path\" + $parts[1])
+            } else {
+                Remove-ItemProperty -LiteralPath $path -Name $parts[1]
+                Say ("removed (no longer in this bundle): $path\" + $parts[1])
+            }
+            $script:Changes++
+        }
+        Remove-ItemProperty -LiteralPath $StateKey -Name $id
+    }
+}
+
 foreach ($f in $FirefoxPrefs) {
     $id = $f.Key + '|Preferences'
     $obj = Get-PrefsObject $f.Key
@@ -273,6 +323,22 @@ foreach ($f in $FirefoxPrefs) {
     if ($null -eq $obj) { $obj = New-Object PSObject }
     $ours = $f.Json | ConvertFrom-Json
     $changed = $false
+    # Prefs another level sets and this one does not (strict -> balanced must unlock
+    # proxy_only): back to the value before the first install, or removed.
+    $backup = Get-Backup $id
+    foreach ($name in $AllFirefoxPrefs) {
+        if ($null -ne $ours.PSObject.Properties[$name]) { continue }
+        $existing = $obj.PSObject.Properties[$name]
+        if ($null -eq $existing) { continue }
+        $old = $null
+        if ($null -ne $backup -and $backup.existed) { $old = $backup.prefs.PSObject.Properties[$name] }
+        if ($null -ne $old) {
+            if ((ConvertTo-Canonical $existing.Value) -ceq (ConvertTo-Canonical $old.Value)) { continue }
+            $obj | Add-Member -NotePropertyName $name -NotePropertyValue $old.Value -Force
+        } else { $obj.PSObject.Properties.Remove($name) }
+        Say ("removed: Firefox preference $name (not set by this level) in HKLM:\" + $f.Key + '\Preferences')
+        $changed = $true
+    }
     foreach ($p in $ours.PSObject.Properties) {
         $existing = $obj.PSObject.Properties[$p.Name]
         if ($null -ne $existing -and (ConvertTo-Canonical $existing.Value) -ceq (ConvertTo-Canonical $p.Value)) { continue }
@@ -291,11 +357,14 @@ exit 0
 
 
 _PS_UNINSTALL = r"""
-if (-not (Test-Admin)) { Write-Error 'vpnguard-bundle: run this script as Administrator; nothing was changed'; exit 3 }
-if (-not (Test-Path -LiteralPath $StateKey)) { Say 'nothing to undo: the bundle was not installed with Install-VpnguardPolicy.ps1 here' }
+if (-not (Test-Admin)) { Fail 3 'run this script as Administrator; nothing was changed' }
+if (-not (Test-Path -LiteralPath $StateKey)) {
+    Say 'nothing to undo: the bundle was not installed with Install-VpnguardPolicy.ps1 here'
+    exit 0
+}
 
 try { foreach ($f in $FirefoxPrefs) { [void](Get-PrefsObject $f.Key) } }
-catch { Write-Error ("vpnguard-bundle: " + $_.Exception.Message); exit 4 }
+catch { Fail 4 $_.Exception.Message }
 
 foreach ($v in $Values) {
     $id = $v.Key + '|' + $v.Name
@@ -351,7 +420,79 @@ exit 0
 """
 
 
-def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -> bytes:
+_PS_CHECK = r"""
+function Get-Compliance {
+    # One result per browser and registry value, read back as the browser reads it.
+    $out = @()
+    foreach ($v in $Values) {
+        $cur = Get-Reg $v.Key $v.Name
+        $ok = ($null -ne $cur -and $cur.Kind -eq $v.Kind -and "$($cur.Data)" -ceq "$($v.Data)")
+        $val = $null
+        if ($null -ne $cur) { $val = "$($cur.Data)" }
+        foreach ($b in $v.Browser.Split(' ')) {
+            $out += [ordered]@{ browser = $b; key = "HKLM\$($v.Key)"; name = $v.Name; present = ($null -ne $cur); value = $val; compliant = $ok; conflicts = @() }
+        }
+    }
+    foreach ($f in $FirefoxPrefs) {
+        $conflicts = @()
+        $obj = $null
+        $err = $null
+        if (Test-Path -LiteralPath ("HKLM:" + $f.Key + '\Preferences')) {
+            # The deprecated per-preference key: Firefox reads it instead of the JSON value.
+            $conflicts += "HKLM\$($f.Key)\Preferences (key)"
+        }
+        try { $obj = Get-PrefsObject $f.Key } catch { $err = $_.Exception.Message }
+        $ours = $f.Json | ConvertFrom-Json
+        $ok = ($null -eq $err -and $null -ne $obj -and $conflicts.Count -eq 0)
+        $val = [ordered]@{}
+        foreach ($p in $ours.PSObject.Properties) {
+            $existing = $null
+            if ($null -ne $obj) { $existing = $obj.PSObject.Properties[$p.Name] }
+            if ($null -eq $existing) { $ok = $false; continue }
+            $val[$p.Name] = $existing.Value
+            if ((ConvertTo-Canonical $existing.Value) -cne (ConvertTo-Canonical $p.Value)) { $ok = $false }
+        }
+        foreach ($b in $f.Browser.Split(' ')) {
+            $r = [ordered]@{ browser = $b; key = "HKLM\$($f.Key)"; name = 'Preferences'; present = ($null -ne $obj); value = $val; compliant = $ok; conflicts = $conflicts }
+            if ($null -ne $err) { $r['error'] = $err }
+            $out += $r
+        }
+    }
+    return $out
+}
+"""
+
+
+_PS_VERIFY = r"""
+# A compliance probe: one JSON line per browser and value; exit 0 only if all comply.
+$results = @(Get-Compliance)
+foreach ($r in $results) { Write-Output (ConvertTo-Json -InputObject $r -Compress -Depth 20) }
+if (@($results | Where-Object { -not $_.compliant }).Count -eq 0) { exit 0 }
+exit 1
+"""
+
+
+_PS_DETECT = r"""
+# Intune Remediations detection: exit 0 = compliant (remediation not run), exit 1 =
+# not compliant (Intune runs the remediation script). One line of output, which
+# Intune shows in the device status.
+try { $results = @(Get-Compliance) }
+catch { Write-Output ("vpnguard: cannot read policy: " + $_.Exception.Message); exit 1 }
+$bad = @($results | Where-Object { -not $_.compliant } | ForEach-Object { $_.browser + ':' + $_.name })
+if ($bad.Count -eq 0) { Write-Output 'vpnguard: compliant'; exit 0 }
+Write-Output ('vpnguard: not compliant: ' + ($bad -join ', '))
+exit 1
+"""
+
+
+def _ps_script(
+    title: str,
+    values: tuple[RegValue, ...],
+    body: str,
+    verb: str,
+    browsers: dict[str, str] | None = None,
+) -> bytes:
+    browsers = browsers or {}
     lines = [
         "#Requires -Version 5.1",
         f"# {title}",
@@ -360,12 +501,14 @@ def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -
         "# Idempotent; reports every change. Exit codes: 0 ok, 3 not elevated, 4 refused (nothing changed).",
         "",
         "$Values = @(",
-        *_ps_value_table(values),
+        *_ps_value_table(values, browsers),
         ")",
         "$FirefoxPrefs = @(",
-        *_ps_prefs(values),
+        *_ps_prefs(values, browsers),
         ")",
+        "$AllFirefoxPrefs = @(" + ", ".join(ps_quote(p) for p in ALL_FIREFOX_PREFS) + ")",
         _PS_COMMON.strip("\n"),
+        _PS_CHECK.strip("\n"),
         body.rstrip("\n"),
         "",
     ]
@@ -375,45 +518,80 @@ def _ps_script(title: str, values: tuple[RegValue, ...], body: str, verb: str) -
     )
 
 
-def install_ps1(values: tuple[RegValue, ...], title: str) -> bytes:
-    return _ps_script(title, values, _PS_INSTALL, "Installs")
+def install_ps1(
+    values: tuple[RegValue, ...], title: str, browsers: dict[str, str] | None = None
+) -> bytes:
+    return _ps_script(title, values, _PS_INSTALL, "Installs", browsers)
 
 
-def uninstall_ps1(values: tuple[RegValue, ...], title: str) -> bytes:
-    return _ps_script(title, values, _PS_UNINSTALL, "Removes")
+def uninstall_ps1(
+    values: tuple[RegValue, ...], title: str, browsers: dict[str, str] | None = None
+) -> bytes:
+    return _ps_script(title, values, _PS_UNINSTALL, "Removes", browsers)
+
+
+def verify_ps1(values: tuple[RegValue, ...], title: str, browsers: dict[str, str]) -> bytes:
+    return _ps_script(title, values, _PS_VERIFY, "Checks (reads only)", browsers)
+
+
+def detect_ps1(values: tuple[RegValue, ...], title: str, browsers: dict[str, str]) -> bytes:
+    return _ps_script(title, values, _PS_DETECT, "Detects (Intune Remediations)", browsers)
 
 
 # ---------------------------------------------------------------- Intune
 
-# ADMX-ingested OMA-URIs. Firefox's is Mozilla's documented one
-# (policy-templates docs/oma-uris.md). The Chrome/Edge category paths depend on
-# the ADMX version the tenant ingested: the CSV marks them "check".
-_OMA = {
-    "chrome": ("./Device/Vendor/MSFT/Policy/Config/Chrome~Policy~googlechrome/{name}", "check"),
-    "edge": (
-        "./Device/Vendor/MSFT/Policy/Config/microsoft_edge~Policy~microsoft_edge~WebRtc/{name}",
-        "check",
+# ADMX-backed OMA-URIs: ./Device/Vendor/MSFT/Policy/Config/{AppName}~Policy~{category
+# path}/{policy}, valid once the vendor's ADMX was ingested under that AppName with
+# ./Device/Vendor/MSFT/Policy/ConfigOperations/ADMXInstall/{AppName}/Policy/{UniqueID}.
+# - Chrome: Chromium's ADMX writer (components/policy/tools/template_writers/writers/
+#   admx_writer.py) puts each policy in a category named after its policy group, under
+#   "googlechrome"; WebRtcIPHandling and WebRtcIPHandlingUrl are in the group "WebRtc"
+#   (policy_definitions/WebRtc/). A string-enum is an <enum id="{policy}">, a dict
+#   policy a <text id="{policy}">, so the <data> id is the policy name.
+# - Edge: same writer; Microsoft documents the GP path "Microsoft Edge/WebRtc settings"
+#   (MSEdge.admx) for WebRtcLocalhostIpHandling and WebRtcIPHandlingUrl.
+# - Firefox: Mozilla's windows/firefox.admx: policy "PreferencesOneLine" (category
+#   "firefox") is a <text id="JSONOneLine" valueName="Preferences">, i.e. REG_SZ holding
+#   the JSON on one line; documented URI in policy-templates docs/oma-uris.md.
+ADMX = {
+    "chrome": (
+        "Chrome",
+        "Chrome~Policy~googlechrome~WebRtc",
+        "chrome.admx (Google's Chrome policy templates)",
     ),
-    "firefox": ("./Device/Vendor/MSFT/Policy/Config/Firefox~Policy~firefox/{name}", "documented"),
+    "edge": (
+        "microsoft_edge",
+        "microsoft_edge~Policy~microsoft_edge~WebRtc",
+        "msedge.admx (Microsoft Edge policy templates)",
+    ),
+    "firefox": (
+        "Firefox",
+        "Firefox~Policy~firefox",
+        "firefox.admx (mozilla/policy-templates windows/; its parent category is in mozilla.admx: ingest that too)",
+    ),
 }
+ADMX["firefox-esr"] = ADMX["firefox"]
+POLICY_URI = "./Device/Vendor/MSFT/Policy/Config/{path}/{name}"
+INGEST_URI = "./Device/Vendor/MSFT/Policy/ConfigOperations/ADMXInstall/{app}/Policy/{app}Admx"
+FIREFOX_ONE_LINE = "PreferencesOneLine"
 
 
-def intune_csv(specs: tuple[BrowserSpec, ...], values: tuple[RegValue, ...]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(
-        [
-            "browser",
-            "setting",
-            "oma_uri",
-            "oma_uri_status",
-            "admx_value",
-            "registry_key",
-            "registry_value",
-            "registry_type",
-            "registry_data",
-        ]
+def admx_data(element_id: str, value: str) -> str:
+    """The SyncML value of an ADMX-backed policy: ``<enabled/><data id=".." value=".."/>``,
+    with the value escaped as an XML attribute (JSON is full of double quotes)."""
+    return (
+        f'<enabled/><data id="{xml_escape(element_id, _ATTR)}" value="{xml_escape(value, _ATTR)}"/>'
     )
+
+
+_ATTR = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
+def intune_rows(specs: tuple[BrowserSpec, ...], values: tuple[RegValue, ...]) -> list[list[str]]:
+    """One row per registry value (browsers sharing a key share the row), then one
+    ingestion row per ADMX the rows need."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    ingest: dict[str, list[str]] = {}
     for spec in specs:
         key = spec.windows.policy_key
         if key is None or spec.self_managed:
@@ -421,21 +599,79 @@ def intune_csv(specs: tuple[BrowserSpec, ...], values: tuple[RegValue, ...]) -> 
         for v in values:
             if v.key.lower() != key.lower():
                 continue
-            data = "\n".join(v.data) if isinstance(v.data, tuple) else str(v.data)
-            if spec.family is Family.FIREFOX:
-                one_line = json.dumps(json.loads(data), separators=(",", ":"), sort_keys=True)
-                admx = f"<enabled/><data id=\"JSONOneLine\" value='{one_line}'/>"
-                uri_t, status = _OMA["firefox"]
-                uri = uri_t.format(name="PreferencesOneLine")
+            ident = (v.key.lower(), v.name.lower())
+            if ident in rows:
+                rows[ident][0] += " " + spec.id
+                continue
+            admx = ADMX.get(spec.id)
+            reg_type, data = (
+                v.type,
+                ("\n".join(v.data) if isinstance(v.data, tuple) else str(v.data)),
+            )
+            if spec.family is Family.FIREFOX and admx is not None:
+                # Intune carries one string: the one-line JSON variant, a REG_SZ.
+                data = json.dumps(json.loads(data), separators=(",", ":"), sort_keys=True)
+                reg_type, setting, element = "REG_SZ", FIREFOX_ONE_LINE, "JSONOneLine"
             else:
-                admx = f'<enabled/><data id="{v.name}" value="{data}"/>'
-                if spec.id in _OMA:
-                    uri_t, status = _OMA[spec.id]
-                    uri = uri_t.format(name=v.name)
-                else:
-                    uri, status = (
+                setting, element = v.name, v.name
+            if admx is not None:
+                app, path, source = admx
+                uri, status = (
+                    POLICY_URI.format(path=path, name=setting),
+                    f"after ingesting {source} as AppName {app}",
+                )
+                value = admx_data(element, data)
+                ingest.setdefault(
+                    app,
+                    [
+                        spec.id,
+                        "ADMX ingestion",
+                        INGEST_URI.format(app=app),
+                        f"do once, before the rows of {app}",
+                        f"String: the full text of {source}",
                         "",
-                        "no ADMX known: deploy the registry value (e.g. Intune remediation script)",
-                    )
-            w.writerow([spec.id, v.name, uri, status, admx, f"HKLM\\{v.key}", v.name, v.type, data])
+                        "",
+                        "",
+                        "",
+                    ],
+                )
+            else:
+                uri, status, value = (
+                    "",
+                    "no ADMX from the vendor: deploy windows/remediation/ (Intune Remediations) or the .reg/PowerShell",
+                    "",
+                )
+            rows[ident] = [
+                spec.id,
+                setting,
+                uri,
+                status,
+                value,
+                f"HKLM\\{v.key}",
+                v.name,
+                reg_type,
+                data,
+            ]
+    return [*ingest.values(), *rows.values()]
+
+
+INTUNE_HEADER = [
+    "browser",
+    "setting",
+    "oma_uri",
+    "oma_uri_status",
+    "oma_value",
+    "registry_key",
+    "registry_value",
+    "registry_type",
+    "registry_data",
+]
+
+
+def intune_csv(specs: tuple[BrowserSpec, ...], values: tuple[RegValue, ...]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(INTUNE_HEADER)
+    for row in intune_rows(specs, values):
+        w.writerow(row)
     return buf.getvalue().encode("utf-8")

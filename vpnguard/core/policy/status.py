@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 
 from vpnguard._lazylog import get_logger
@@ -64,20 +65,72 @@ def _level_protection(level: Level | None) -> Protection:
     return Protection.NONE
 
 
+def _managed_dir_files(directory: Any) -> list[tuple[str, Any]]:
+    """Every regular file of a Chromium managed directory, in the order Chromium reads them.
+
+    ``ConfigDirPolicyLoader`` enumerates every file (not only ``*.json``, dot files
+    included), sorts the paths lexicographically and lets a later file win on a
+    shared key. FIFOs, sockets and devices are skipped (never opened: a FIFO would
+    block the read), as are directories.
+    """
+    out: list[tuple[str, Any]] = []
+    for name in sorted(os.listdir(directory), key=os.fsencode):
+        path = directory / name
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            out.append((name, path))
+    return out
+
+
+def _load_regular(path: Any) -> tuple[dict[str, Any] | None, str]:
+    """:func:`_load`, refusing to block on a file swapped for a FIFO after the listing."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, ""
+    except PermissionError:
+        return None, f"{path.name}: unreadable"
+    except OSError as exc:
+        return None, f"{path.name}: unreadable ({exc.strerror or exc})"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, ""
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            raw = fh.read()
+    finally:
+        if fd != -1:
+            os.close(fd)
+    try:
+        doc = json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, f"{path.name}: not valid JSON, the browser ignores it ({exc})"
+    if not isinstance(doc, dict):
+        return None, f"{path.name}: not a JSON object, the browser ignores it"
+    return doc, ""
+
+
 def chromium_dir_state(host: Host, spec: BrowserSpec, target: PolicyTarget) -> TargetState:
+    """Read a managed directory exactly as Chromium does: every regular file, in name
+    order, the last file that sets a key wins. A file after ours that sets our key
+    differently overrides us: a conflict (and the effective value is theirs)."""
     key = spec.webrtc_key or ""
     directory = host.p(target.location)
     try:
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".json"))
+        files = _managed_dir_files(directory)
     except FileNotFoundError:
         return TargetState(target, Protection.NONE, "no managed policy directory")
+    except NotADirectoryError:
+        return TargetState(target, Protection.NONE, "policy path is not a directory")
     except PermissionError:
         return TargetState(target, Protection.NONE, "policy directory unreadable")
-    ours: Any = None
-    others: list[tuple[str, Any]] = []
+    setters: list[tuple[str, Any]] = []  # (file name, value) in reading order
     notes: list[str] = []
-    for name in names:
-        doc, problem = _load(directory / name)
+    for name, path in files:
+        doc, problem = _load_regular(path)
         if problem:
             notes.append(problem)
         if doc is None:
@@ -86,30 +139,35 @@ def chromium_dir_state(host: Host, spec: BrowserSpec, target: PolicyTarget) -> T
             if weak in doc:
                 notes.append(f"{name} sets {weak}: listed origins still see local addresses")
         if key in doc:
-            if name == OWN_FILE:
-                ours = doc[key]
-            else:
-                others.append((f"{target.location}/{name}", doc[key]))
-    # Edge and Chrome use different names; a file naming the other one does nothing.
-    conflicts = tuple(
-        Conflict(source, key, value, ours)
-        for source, value in others
-        if ours is not None and value != ours
-    )
-    if conflicts:
-        names_ = ", ".join(c.source for c in conflicts)
-        return TargetState(
-            target, Protection.CONFLICT, f"{names_} sets {key} differently", conflicts
-        )
-    values = [v for _, v in others] + ([ours] if ours is not None else [])
-    if not values:
+            setters.append((name, doc[key]))
+    if not setters:
         return TargetState(target, Protection.NONE, "; ".join(notes))
-    value = values[0]
-    if len({json.dumps(v) for v in values}) > 1:
-        c = tuple(Conflict(s, key, v, values[0]) for s, v in others)
-        return TargetState(target, Protection.CONFLICT, f"managed files disagree on {key}", c)
+    # Edge and Chrome use different names; a file naming the other one does nothing.
+    winner, value = setters[-1]
+    ours_at = [i for i, (n, _) in enumerate(setters) if n == OWN_FILE]
+    ours = setters[ours_at[0]][1] if ours_at else None
+    where = target.location
+    if ours_at:
+        i = ours_at[0]
+        later = [(n, v) for n, v in setters[i + 1 :] if v != ours]
+        earlier = [(n, v) for n, v in setters[:i] if v != ours]
+        if later or earlier:
+            conflicts = tuple(Conflict(f"{where}/{n}", key, v, ours) for n, v in later + earlier)
+            parts = [
+                f"{where}/{n} sets {key}={v} and, read after {OWN_FILE}, overrides it"
+                for n, v in later
+            ] + [f"{where}/{n} sets {key} differently ({v}; {OWN_FILE} wins)" for n, v in earlier]
+            return TargetState(target, Protection.CONFLICT, "; ".join(parts), conflicts)
+    elif len({json.dumps(v, sort_keys=True) for _, v in setters}) > 1:
+        c = tuple(Conflict(f"{where}/{n}", key, v, value) for n, v in setters[:-1])
+        return TargetState(
+            target,
+            Protection.CONFLICT,
+            f"managed files disagree on {key}; {where}/{winner} is read last and wins",
+            c,
+        )
     level = chromium_level_of(value)
-    who = "vpnguard" if ours is not None else ", ".join(s for s, _ in others)
+    who = "vpnguard" if ours_at else ", ".join(f"{where}/{n}" for n, _ in setters)
     detail = f"{key}={value} (set by {who})"
     if level is None and value not in CHROMIUM_VALUES.values():
         detail = f"{key}={value!r} set by {who} gives no protection"
