@@ -29,7 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from vpnguard.core import service
-from vpnguard.core.model import Action, CheckPhase, Level, NetworkState, Protection, TunnelMode
+from vpnguard.core.model import (
+    Action,
+    CheckPhase,
+    InterfaceKind,
+    Level,
+    NetworkState,
+    Protection,
+    TunnelMode,
+    Verdict,
+)
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
@@ -135,7 +144,7 @@ class VpnPanel(QFrame):
         self.headline.setText(net.detail or net.tunnel.value)
         rows = []
         for i in net.interfaces:
-            if i.kind.value == "loopback":
+            if i.kind is InterfaceKind.LOOPBACK:
                 continue
             state = "up" if i.is_up else "down"
             addrs = ", ".join(i.addresses) or "no address"
@@ -456,7 +465,7 @@ class MainWindow(QMainWindow):
             self.check_summary.setText(reason)
 
     def overall_state(self) -> str:
-        if any(r.verdict == "leak" for r in self.verdicts.values()):
+        if any(r.verdict is Verdict.LEAK for r in self.verdicts.values()):
             return "leak"
         if self.report is None:
             return "unprotected"
@@ -487,7 +496,7 @@ class MainWindow(QMainWindow):
 
     def _show_warnings(self) -> None:
         lines = list(self.report.warnings) if self.report is not None else []
-        leaks = [r.name for r in self.verdicts.values() if r.verdict == "leak"]
+        leaks = [r.name for r in self.verdicts.values() if r.verdict is Verdict.LEAK]
         if leaks:
             lines.insert(0, f"The last leak check found a leak in {', '.join(leaks)}.")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
@@ -706,7 +715,7 @@ class MainWindow(QMainWindow):
             self.verdicts[r.browser_id] = r
         for bid in self.list.items:
             self.list.set_verdict(bid, self.verdicts.get(bid))
-        leaks = [r.name for r in outcome.results if r.verdict == "leak"]
+        leaks = [r.name for r in outcome.results if r.verdict is Verdict.LEAK]
         self.statusBar().showMessage(
             f"Leak check finished in {outcome.duration_ms / 1000:.1f} s", 8000
         )
@@ -720,7 +729,7 @@ class MainWindow(QMainWindow):
         elif outcome.results:
             self.check_summary.setText(
                 "No leak found in "
-                + ", ".join(r.name for r in outcome.results if r.verdict != "skipped")
+                + ", ".join(r.name for r in outcome.results if r.verdict is not Verdict.SKIPPED)
                 + ". Double-click a browser for details."
             )
         self.state_changed.emit(self.overall_state())

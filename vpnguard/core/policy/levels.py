@@ -42,6 +42,12 @@ FIREFOX_PREFS: dict[Level, dict[str, Any]] = {
     },
 }
 
+# Every pref any level may set: switching levels must undo the ones the new
+# level does not set.
+ALL_FIREFOX_PREFS: tuple[str, ...] = tuple(
+    dict.fromkeys(p for prefs in FIREFOX_PREFS.values() for p in prefs)
+)
+
 LEVEL_SUMMARY: dict[Level, str] = {
     Level.STRICT: (
         "No direct WebRTC UDP at all: no local or public address is gathered, in full and "
