@@ -62,12 +62,6 @@ LEVEL_SUMMARY: dict[Level, str] = {
 }
 
 
-# Every pref any level may set: an admin bundle's install must clear the ones an
-# earlier install at another level locked (used by the Windows PowerShell install).
-ALL_FIREFOX_PREFS: tuple[str, ...] = tuple(
-    dict.fromkeys(p for prefs in FIREFOX_PREFS.values() for p in prefs)
-)
-
 @dataclasses.dataclass(frozen=True)
 class Setting:
     """One policy setting: a Chromium policy name or a Firefox pref name, and its value."""
