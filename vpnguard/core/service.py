@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
@@ -288,11 +289,14 @@ def check(
     progress: Callable[[str, str], None] | None = None,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
+    open_url: Callable[[str], bool] | None = None,
 ) -> CheckReport:
     """Run the leak check in every installed browser (or ``browsers``) at once.
 
     ``progress`` gets ``(browser_id, phase)`` from worker threads. Raises
     RefusedError when none of the asked-for browsers is installed.
+    ``open_url`` opens the page in the user's own browser (``interactive``);
+    a long-lived caller passes one that reaps its child.
     """
     from vpnguard.core.errors import RefusedError
     from vpnguard.core.leakcheck import DEFAULT_STUN, run_check
@@ -320,4 +324,34 @@ def check(
         timeout=timeout,
         interactive=interactive,
         progress=progress,
+        open_url=open_url,
     )
+
+
+def watch_paths(
+    root: str | os.PathLike[str] | None = None, host: Host | None = None
+) -> tuple[str, ...]:
+    """The files and folders whose change can change :func:`status`: a front end watches them.
+
+    Each installed browser's policy file (or its managed directory), the
+    nearest existing folder of the ones not created yet, and vpnguard's state
+    folder (journal, auto mode). Filesystem targets only (registry keys and
+    macOS domains are not files).
+    """
+    from vpnguard.core.model import TargetKind
+    from vpnguard.core.policy.engine import file_of
+
+    h = _host(root, host)
+    found: list[Path] = [h.state_dir()]
+    for b in detect_browsers(h):
+        for t in b.targets:
+            if t.kind not in (TargetKind.CHROMIUM_MANAGED_DIR, TargetKind.FIREFOX_POLICIES_JSON):
+                continue
+            own = h.p(file_of(t.kind, t.location))
+            found += [own, own.parent]
+    out: dict[str, None] = {}
+    for path in found:
+        while not path.exists() and path.parent != path:
+            path = path.parent
+        out[str(path)] = None
+    return tuple(out)
