@@ -81,8 +81,7 @@ def test_views_and_calls_in_plain_words() -> None:
     }
     r = CheckResult("chromium", "Chromium", "pass", "r", (), {"views": views, "call": call})
     assert (
-        results.views_sentence(r)
-        == "No leak on any site, including sites you allowed your camera."
+        results.views_sentence(r) == "No leak on any site, including sites you allowed your camera."
     )
     assert results.call_sentence(r) == "Calls work (through a relay over TCP)."
     blocked = CheckResult("f", "F", "pass", "r", (), {"call": {"connected": False}})
@@ -165,9 +164,7 @@ def test_tray_tooltip_is_true_for_each_mix(make_window: Any, tree: Path) -> None
     assert tray.toolTip() == "vpnguard: not protected: Chromium"
 
 
-def test_outside_change_refreshes_within_a_second(
-    make_window: Any, tree: Path, qtbot: Any
-) -> None:
+def test_outside_change_refreshes_within_a_second(make_window: Any, tree: Path, qtbot: Any) -> None:
     """Another admin (here: the CLI's code path, in-process) protects; the window follows."""
     from vpnguard.core import service
 

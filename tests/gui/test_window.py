@@ -100,7 +100,7 @@ def test_balanced_explained_and_restart_offered(
     details = prompter.confirms[-1][2]
     assert "'balanced' does not hold in a split tunnel" in details
     assert "Firefox ESR is running: restart it" in details
-    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Protected (Balanced)"
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Balanced: not enough here"
     assert w.list.items["firefox-esr"].text(COL_BROWSER) == "Firefox ESR (running)"
     assert w.list.itemWidget(w.list.items["firefox-esr"], COL_NOTE) is not None  # Restart needed…
     assert any("Restart needed" in t for t, _, _ in prompter.infos)
@@ -224,11 +224,11 @@ def test_preview_without_rights_is_estimated(tree: Path, monkeypatch: pytest.Mon
 
 def test_window_state_is_remembered(make_window: Any, tmp_path: Path) -> None:
     w = make_window()
-    w.resize(700, 560)
+    w.resize(700, 650)
     w.show()
     w.close()
     w2 = make_window()
-    assert (w2.width(), w2.height()) == (700, 560)
+    assert (w2.width(), w2.height()) == (700, 650)
     assert (tmp_path / "cfg" / "gui.ini").is_file()
 
 
@@ -328,7 +328,7 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
     w = make_window()
     w.refresh()
     assert w.auto is not None and not w.auto.running
-    assert "Automatic protection is off" in w.auto_label.text()
+    assert "Automatic protection while a VPN is up is off" in w.auto_label.text()
     # What auto_mode_state() reports while vpnguard watch runs (its own tests cover reading it).
     import os
 

@@ -164,7 +164,7 @@ class VpnPanel(QFrame):
         else:
             self._set_icon("vpn-down")
             self.sub.setText(
-                "No VPN is on, so sites see your public address anyway. Protection still "
+                "Sites see your public address anyway. Protection still "
                 "keeps your home network's addresses private."
             )
         self.headline.setText(net.detail or net.tunnel.value)
@@ -263,6 +263,7 @@ class BrowserList(QTreeWidget):
             }.get(policy.protection, "status-unknown")
             if split and policy.protection is Protection.BALANCED:
                 icon = "status-unprotected"
+                item.setText(COL_PROTECTION, "Balanced: not enough here")
                 item.setToolTip(
                     COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
                 )
@@ -314,11 +315,28 @@ class BrowserList(QTreeWidget):
             item.setIcon(COL_CHECK, QIcon())
 
 
+class _Content(QWidget):
+    """The scrolled content: as tall as its wrapped text needs at the width it gets.
+
+    By default a layout with word-wrapped labels asks for the height those
+    labels need at their *narrowest*, far taller than at the real width, so
+    the scroll area would scroll (or, without one, squeeze widgets over each
+    other). Without a fixed minimum the scroll area sizes this widget by
+    ``heightForWidth`` of the width it really has.
+    """
+
+    def minimumSizeHint(self) -> QSize:
+        layout = self.layout()
+        if layout is None:
+            return super().minimumSizeHint()
+        return QSize(layout.totalMinimumSize().width(), 0)
+
+
 class MainWindow(QMainWindow):
     """The window; every slow call goes through ``runner`` (a worker thread)."""
 
     state_changed = Signal(str)  # "protected" | "unprotected" | "leak"
-    MINIMUM = QSize(640, 520)
+    MINIMUM = QSize(640, 600)
 
     def __init__(
         self,
@@ -367,8 +385,9 @@ class MainWindow(QMainWindow):
     # ---- layout -------------------------------------------------------------------------
 
     def _build(self) -> None:
-        central = QWidget()
+        central = _Content()
         layout = QVBoxLayout(central)
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
         self.vpn = VpnPanel()
         layout.addWidget(self.vpn)
         self.warnings = _wrapping("", "Warnings")
@@ -773,10 +792,7 @@ class MainWindow(QMainWindow):
         elif auto.holders:
             text = f"Protection is also held by VPN hooks: {', '.join(auto.holders)}."
         else:
-            text = (
-                "Automatic protection is off. It can protect your browsers whenever a VPN is "
-                "up: see “vpnguard watch” in the documentation."
-            )
+            text = "Automatic protection while a VPN is up is off (see “vpnguard watch”)."
         self.auto_label.setText(text)
         self.auto_label.setVisible(True)
 
