@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
+from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate, with_hint
+from vpnguard.core.errors import NeedsElevationError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,13 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="show what would change; write nothing"
     )
     add_browser_option(parser)
+    add_elevate_option(parser)
     add_common(parser)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from vpnguard.core import service
 
-    report = service.protect(args.level, args.browsers, dry_run=args.dry_run, root=args.root)
+    try:
+        report = service.protect(args.level, args.browsers, dry_run=args.dry_run, root=args.root)
+    except NeedsElevationError as exc:
+        if not may_elevate(args):
+            raise with_hint(exc, "protect", args) from None
+        print_change_doc(env, elevate("protect", args, exc))
+        return 0
     print_change(env, report)
     return 0
 
@@ -35,13 +45,20 @@ def print_change(env: Env, report: object) -> None:
     from vpnguard.core.service import ChangeReport
 
     assert isinstance(report, ChangeReport)
+    print_change_doc(env, report.to_json())
+
+
+def print_change_doc(env: Env, doc: dict[str, Any]) -> None:
+    """A change report as JSON (``--json``) or lines; the helper answers with the same JSON."""
     if env.json:
-        env.emit_json(report.to_json())
+        env.emit_json(doc)
         return
-    if not report.changes:
+    changes = doc.get("changes") or []
+    dry_run = bool(doc.get("dry_run"))
+    if not changes:
         env.say(
             "Nothing to do: vpnguard has written nothing here."
-            if report.action == "unprotect"
+            if doc.get("action") == "unprotect"
             else "Nothing to do: no browser with a known policy location was found."
         )
     past = {"create": "Created", "modify": "Updated", "restore": "Restored", "remove": "Removed"}
@@ -51,14 +68,12 @@ def print_change(env: Env, report: object) -> None:
         "restore": "Would restore",
         "remove": "Would remove",
     }
-    for c in report.changes:
-        if c.action == "unchanged":
-            word = "Unchanged"
-        else:
-            word = (future if report.dry_run else past)[c.action]
-        env.say(f"{word:<13} {c.path}  [{', '.join(c.browsers)}] {c.detail}")
-    for n in report.notices:
+    for c in changes:
+        action = str(c["action"])
+        word = "Unchanged" if action == "unchanged" else (future if dry_run else past)[action]
+        env.say(f"{word:<13} {c['path']}  [{', '.join(c['browsers'])}] {c.get('detail', '')}")
+    for n in doc.get("notices") or ():
         env.say(f"Note: {n}")
-    if not report.dry_run:
-        for b in report.status.browsers:
-            env.say(f"  {b.browser.name}: {b.policy.protection.value}")
+    if not dry_run:
+        for b in (doc.get("status") or {}).get("browsers") or ():
+            env.say(f"  {b.get('name', b.get('id'))}: {b.get('protection')}")
