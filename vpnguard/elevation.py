@@ -19,11 +19,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
 from vpnguard.core.errors import ExitCode, NeedsElevationError, RefusedError, VpnguardError
-from vpnguard.core.host import current_os
-from vpnguard.core.model import OS
+from vpnguard.core.model import OS, Action
+from vpnguard.core.service import current_os
 
 #: Where the Linux package installs the helper; the polkit action's
 #: ``org.freedesktop.policykit.exec.path`` annotation names this exact path.
@@ -125,11 +126,19 @@ def pkexec_failure(returncode: int, stderr: str, elapsed: float) -> ElevationErr
     )
 
 
+class Method(StrEnum):
+    """How the helper is elevated: one per OS."""
+
+    PKEXEC = "pkexec"  # Linux: polkit
+    RUNAS = "runas"  # Windows: UAC
+    OSASCRIPT = "osascript"  # macOS: the administrator-privileges prompt
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """One command to run: the argument list, what goes to stdin, and how it elevates."""
 
-    method: str  # "pkexec" | "runas" | "osascript" | "direct"
+    method: Method
     argv: tuple[str, ...]
     stdin: bytes | None
 
@@ -137,7 +146,7 @@ class Plan:
 def request(op: str, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
     """The JSON request the helper accepts (see :func:`vpnguard.privileged.parse_request`)."""
     doc: dict[str, Any] = {"version": 1, "op": op}
-    if op == "protect":
+    if op == Action.PROTECT:
         doc["level"] = level or "strict"
     if browsers:
         doc["browsers"] = list(browsers)
@@ -156,7 +165,7 @@ def helper_command(python: str = sys.executable, installed: str = LINUX_HELPER) 
 
 
 def plan_linux(req: bytes, helper: Sequence[str], pkexec: str = "pkexec") -> Plan:
-    return Plan("pkexec", (pkexec, "--disable-internal-agent", *helper), req)
+    return Plan(Method.PKEXEC, (pkexec, "--disable-internal-agent", *helper), req)
 
 
 def _ps_quote(text: str) -> str:
@@ -186,7 +195,7 @@ def plan_windows(req: bytes, helper: Sequence[str]) -> Plan:
         "exit $p.ExitCode } catch { exit " + str(WINDOWS_CANCELLED) + " }"
     )
     return Plan(
-        "runas",
+        Method.RUNAS,
         ("powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script),
         None,
     )
@@ -200,7 +209,7 @@ def plan_macos(req: bytes, helper: Sequence[str]) -> Plan:
     """osascript's admin prompt; ``quoted form of`` keeps each word one shell word."""
     words = ' & " " & '.join(f"(quoted form of {_as_quote(w)})" for w in helper)
     script = f'do shell script {words} & " --request {_b64(req)}" with administrator privileges'
-    return Plan("osascript", ("/usr/bin/osascript", "-e", script), None)
+    return Plan(Method.OSASCRIPT, ("/usr/bin/osascript", "-e", script), None)
 
 
 def plan(req: bytes, os_: OS | None = None, python: str = sys.executable) -> Plan:
@@ -258,7 +267,7 @@ def run_plan(
 
     ``cancel`` (the app's Cancel button) stops a pending password prompt.
     """
-    if p.method == "pkexec" and runner is None and shutil.which(p.argv[0]) is None:
+    if p.method is Method.PKEXEC and runner is None and shutil.which(p.argv[0]) is None:
         raise NeedsElevationError(
             "pkexec is not installed: install the 'pkexec' package (polkit) to let vpnguard "
             f"ask for your password, {SUDO_HINT}"
@@ -292,14 +301,14 @@ def run_plan(
             doc = None
     if doc is None:
         err = proc.stderr.decode("utf-8", "replace").strip()
-        if p.method == "pkexec":
+        if p.method is Method.PKEXEC:
             refused = pkexec_failure(proc.returncode, err, elapsed)
             if refused is not None:
                 refused.stderr = err
                 raise refused
-        if p.method == "runas" and proc.returncode == WINDOWS_CANCELLED:
+        if p.method is Method.RUNAS and proc.returncode == WINDOWS_CANCELLED:
             raise ElevationCancelled("You declined the administrator prompt. Nothing was changed.")
-        if p.method == "osascript" and b"-128" in proc.stderr:  # "User canceled."
+        if p.method is Method.OSASCRIPT and b"-128" in proc.stderr:  # "User canceled."
             raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
         raise VpnguardError(
             f"the privileged helper failed (exit {proc.returncode}): {err or 'no output'}"

@@ -73,7 +73,7 @@ def elevate(op: str, args: argparse.Namespace, original: NeedsElevationError) ->
     helper = elevation.helper_command()
     plan = elevation.plan_linux(req, helper)
     if sys.stdin.isatty():  # pkexec may then ask in this terminal itself
-        plan = elevation.Plan("pkexec", ("pkexec", *helper), req)
+        plan = elevation.Plan(elevation.Method.PKEXEC, ("pkexec", *helper), req)
     try:
         return elevation.run_plan(plan)
     except (elevation.ElevationNoPolkit, elevation.ElevationNoAgent) as exc:

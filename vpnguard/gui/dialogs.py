@@ -207,7 +207,7 @@ class SettingsDialog(QDialog):
 
     def save(self) -> bool:
         from vpnguard.core.errors import VpnguardError
-        from vpnguard.core.leakcheck.credentials import store_turn_secret
+        from vpnguard.core.service import store_turn_secret
 
         url, user = self.turn_url.text().strip(), self.turn_user.text().strip()
         password = self.turn_password.text()
@@ -247,7 +247,7 @@ def _fill_levels(combo: QComboBox, current: str) -> None:
 
 
 class ExportDialog(QDialog):
-    """Admin policy bundle: platforms, level, output folder or .zip (vpnguard.core.export).
+    """Admin policy bundle: platforms, level, output folder or .zip (``service.export_bundle``).
 
     A path the user chose to replace in the file picker ("Replace?" → Yes) is
     exported with ``force``; any other existing path is refused by the core.
@@ -257,7 +257,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         from PySide6.QtWidgets import QCheckBox
 
-        from vpnguard.core.export import ALL_PLATFORMS
+        from vpnguard.core.service import export_platforms
 
         self.setWindowTitle("Export policy bundle")
         self.setMinimumWidth(520)
@@ -273,7 +273,7 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         row = QHBoxLayout()
         self.platforms: dict[str, QCheckBox] = {}
-        for p in ALL_PLATFORMS:
+        for p in export_platforms():
             box = QCheckBox(PLATFORM_NAMES.get(p.value, p.value))
             box.setChecked(True)
             self.platforms[p.value] = box

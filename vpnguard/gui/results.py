@@ -18,34 +18,35 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from vpnguard.core.model import Verdict
 from vpnguard.gui.backend import CheckOutcome, CheckResult
 
 log = logging.getLogger(__name__)
 
-SAFE = frozenset({"pass", "webrtc_disabled"})
-UNPROVEN = frozenset({"inconclusive", "error"})
+SAFE = frozenset({Verdict.PASS, Verdict.WEBRTC_DISABLED})
+UNPROVEN = frozenset({Verdict.INCONCLUSIVE, Verdict.ERROR})
 
 #: The list cell: short, plain.
-VERDICT_TEXT: Mapping[str, str] = {
-    "pass": "No leak",
-    "leak": "Leak found",
-    "webrtc_disabled": "No leak (WebRTC off)",
-    "inconclusive": "Not proven",
-    "error": "Check failed",
-    "skipped": "Not checked",
+VERDICT_TEXT: Mapping[Verdict, str] = {
+    Verdict.PASS: "No leak",
+    Verdict.LEAK: "Leak found",
+    Verdict.WEBRTC_DISABLED: "No leak (WebRTC off)",
+    Verdict.INCONCLUSIVE: "Not proven",
+    Verdict.ERROR: "Check failed",
+    Verdict.SKIPPED: "Not checked",
 }
 
 #: One sentence a person reads before any detail.
-VERDICT_SENTENCE: Mapping[str, str] = {
-    "pass": "Sites cannot see your real address through WebRTC.",
-    "leak": "A site could see an address your VPN should hide.",
-    "webrtc_disabled": "WebRTC is switched off in this browser, so it cannot leak.",
-    "inconclusive": (
+VERDICT_SENTENCE: Mapping[Verdict, str] = {
+    Verdict.PASS: "Sites cannot see your real address through WebRTC.",
+    Verdict.LEAK: "A site could see an address your VPN should hide.",
+    Verdict.WEBRTC_DISABLED: "WebRTC is switched off in this browser, so it cannot leak.",
+    Verdict.INCONCLUSIVE: (
         "The check could not prove anything: the test page could not reach the internet "
         "the way a site would (for example no STUN server was reachable)."
     ),
-    "error": "The check did not finish in this browser.",
-    "skipped": "This browser manages WebRTC itself and was not checked.",
+    Verdict.ERROR: "The check did not finish in this browser.",
+    Verdict.SKIPPED: "This browser manages WebRTC itself and was not checked.",
 }
 
 VIEW_NAMES: Mapping[str, str] = {
@@ -66,7 +67,7 @@ def views_sentence(result: CheckResult) -> str:
         if "media_permission" in verdicts:
             return "No leak on any site, including sites you allowed your camera."
         return "No leak on sites you have not allowed your camera."
-    leaks = [VIEW_NAMES.get(n, n) for n, v in verdicts.items() if v == "leak"]
+    leaks = [VIEW_NAMES.get(n, n) for n, v in verdicts.items() if v == Verdict.LEAK]
     if leaks:
         return "Leak seen by " + " and by ".join(leaks) + "."
     unproven = [VIEW_NAMES.get(n, n) for n, v in verdicts.items() if v not in SAFE]
@@ -101,10 +102,10 @@ class Summary:
 
 def summarize(results: Sequence[CheckResult], *, stale: bool = False) -> Summary:
     """The one line under "Leak check". Never "no leak" for a browser not proven safe."""
-    checked = [r for r in results if r.verdict != "skipped"]
+    checked = [r for r in results if r.verdict is not Verdict.SKIPPED]
     if not checked:
         return Summary("No browser was checked.", "unknown")
-    leaks = [r.name for r in checked if r.verdict == "leak"]
+    leaks = [r.name for r in checked if r.verdict is Verdict.LEAK]
     safe = [r.name for r in checked if r.verdict in SAFE]
     unproven = [r.name for r in checked if r.verdict in UNPROVEN]
     parts: list[str] = []
@@ -155,7 +156,7 @@ def _result_json(r: CheckResult) -> dict[str, Any]:
     return {
         "browser_id": r.browser_id,
         "name": r.name,
-        "verdict": r.verdict,
+        "verdict": str(r.verdict),
         "reason": r.reason,
         "candidates": list(r.candidates),
         "details": json.loads(json.dumps(dict(r.details), default=str)),
@@ -166,7 +167,7 @@ def _result(doc: Mapping[str, Any]) -> CheckResult:
     return CheckResult(
         str(doc["browser_id"]),
         str(doc["name"]),
-        str(doc["verdict"]),
+        Verdict(str(doc["verdict"])),
         str(doc.get("reason", "")),
         tuple(str(c) for c in doc.get("candidates", ())),
         dict(doc.get("details") or {}),

@@ -35,8 +35,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vpnguard.core.model import Level, NetworkState, Protection, TunnelMode
-from vpnguard.core.policy.levels import LEVEL_SUMMARY
+from vpnguard.core import service
+from vpnguard.core.model import (
+    Action,
+    CheckPhase,
+    Level,
+    NetworkState,
+    Protection,
+    TunnelMode,
+    Verdict,
+)
 from vpnguard.gui import results as wording
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
@@ -56,13 +64,12 @@ PROTECTION_TEXT = {
     Protection.UNSUPPORTED: "Not supported here",
 }
 PHASE_TEXT = {
-    "launching": "Starting…",
-    "waiting": "Testing…",
-    "reported": "Judging…",
-    "judged": "Done",
-    "done": "Done",
-    "error": "Failed",
-    "skipped": "Not checked",
+    CheckPhase.LAUNCHING: "Starting…",
+    CheckPhase.WAITING: "Testing…",
+    CheckPhase.REPORTED: "Judging…",
+    CheckPhase.JUDGED: "Done",
+    CheckPhase.ERROR: "Failed",
+    CheckPhase.SKIPPED: "Not checked",
 }
 COL_BROWSER, COL_PROTECTION, COL_CHECK, COL_NOTE = range(4)
 
@@ -86,7 +93,11 @@ LEVEL_CHOICES: tuple[tuple[str, str, str], ...] = (
 )
 LEVEL_TEXT: Mapping[str, str] = {v: text for v, _label, text in LEVEL_CHOICES}
 
-ICON_OF = {"pass": "status-protected", "webrtc_disabled": "status-protected", "leak": "status-leak"}
+ICON_OF = {
+    Verdict.PASS: "status-protected",
+    Verdict.WEBRTC_DISABLED: "status-protected",
+    Verdict.LEAK: "status-leak",
+}
 
 
 def _short(source: str) -> str:
@@ -308,7 +319,7 @@ class BrowserList(QTreeWidget):
         item.setToolTip(COL_CHECK, f"{tip}\n(double-click for details)")
         item.setIcon(COL_CHECK, theme.icon(ICON_OF.get(result.verdict, "status-unknown")))
 
-    def set_phase(self, browser_id: str, phase: str) -> None:
+    def set_phase(self, browser_id: str, phase: CheckPhase) -> None:
         item = self.items.get(browser_id)
         if item is not None:
             item.setText(COL_CHECK, PHASE_TEXT.get(phase, phase))
@@ -586,7 +597,7 @@ class MainWindow(QMainWindow):
         value = str(self.level.currentData())
         self.level_help.setText(LEVEL_TEXT.get(value, ""))
         try:
-            self.level_tech.setText(LEVEL_SUMMARY[Level(value)])
+            self.level_tech.setText(service.level_summary(Level(value)))
         except (ValueError, KeyError):
             self.level_tech.setText("")
         self.settings.level = value
@@ -632,7 +643,7 @@ class MainWindow(QMainWindow):
         return (Protection.STRICT,)  # balanced fails in a split tunnel
 
     def overall_state(self) -> str:
-        if not self.stale and any(r.verdict == "leak" for r in self.verdicts.values()):
+        if not self.stale and any(r.verdict is Verdict.LEAK for r in self.verdicts.values()):
             return "leak"
         writable = self._writable()
         if writable and all(b.policy.protection in self._holds() for b in writable):
@@ -689,7 +700,7 @@ class MainWindow(QMainWindow):
 
     def _show_warnings(self) -> None:
         lines = list(self.report.warnings) if self.report is not None else []
-        leaks = [r.name for r in self.verdicts.values() if r.verdict == "leak"]
+        leaks = [r.name for r in self.verdicts.values() if r.verdict is Verdict.LEAK]
         if leaks and not self.stale:
             lines.insert(0, f"The last leak check found a leak in {', '.join(leaks)}.")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
@@ -801,7 +812,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Working out what protection will change…")
         report = self.report
         self.runner.run_task(
-            lambda _p: self.backend.preview("protect", level, report),
+            lambda _p: self.backend.preview(Action.PROTECT, level, report),
             lambda out: self._confirm_and_apply(out, level),
             self._fail("Could not prepare protection"),
         )
@@ -810,7 +821,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Working out what undo will restore…")
         report = self.report
         self.runner.run_task(
-            lambda _p: self.backend.preview("unprotect", None, report),
+            lambda _p: self.backend.preview(Action.UNPROTECT, None, report),
             lambda out: self._confirm_and_apply(out, None),
             self._fail("Could not prepare undo"),
         )
@@ -826,7 +837,7 @@ class MainWindow(QMainWindow):
             self.prompter.info(
                 "Nothing to change",
                 "Your browsers are already protected at this level."
-                if op == "protect"
+                if op == Action.PROTECT
                 else "vpnguard has not written anything here, so there is nothing to undo.",
             )
             return
@@ -844,7 +855,7 @@ class MainWindow(QMainWindow):
             for c in preview.changes
             if c.action != "unchanged"
         )
-        if op == "protect":
+        if op == Action.PROTECT:
             title = "Protect my browsers"
             text = f"vpnguard will set the {level} WebRTC policy for {self._names(browsers)}."
             yes = "Protect"
@@ -855,7 +866,7 @@ class MainWindow(QMainWindow):
             )
             yes = "Undo protection"
         details = f"Files:\n{files}"
-        if op == "protect":
+        if op == Action.PROTECT:
             details += "\n\nUndo protection restores exactly what was there before."
         if not preview.exact:
             details += "\n(The exact list is worked out with administrator rights.)"
@@ -869,11 +880,13 @@ class MainWindow(QMainWindow):
         if self.backend.writer.elevated:
             self.statusBar().showMessage("Waiting for the administrator password…")
         else:
-            self.statusBar().showMessage("Writing policy…" if op == "protect" else "Restoring…")
+            self.statusBar().showMessage(
+                "Writing policy…" if op == Action.PROTECT else "Restoring…"
+            )
         self.runner.run_task(
             lambda _p: (self.backend.apply(op, level), *self.backend.snapshot()),
             self._applied,
-            self._fail("Could not protect" if op == "protect" else "Could not undo"),
+            self._fail("Could not protect" if op == Action.PROTECT else "Could not undo"),
         )
         self.cancel_button.setVisible(self.backend.writer.elevated and self.runner.busy)
 
@@ -886,12 +899,12 @@ class MainWindow(QMainWindow):
         outcome, report, auto = result
         self._show_auto(auto)
         self.last_outcome = outcome
-        if outcome.action == "protect":
+        if outcome.action == Action.PROTECT:
             self.restart |= set(outcome.restart_needed)
         else:
             self.restart = set(outcome.restart_needed)
         done = sum(1 for c in outcome.changes if c.action != "unchanged")
-        what = "Protection written" if outcome.action == "protect" else "Protection undone"
+        what = "Protection written" if outcome.action == Action.PROTECT else "Protection undone"
         self.statusBar().showMessage(f"{what}: {done} file(s) changed.", 8000)
         self._show_report(report)
         if outcome.restart_needed:
@@ -939,7 +952,7 @@ class MainWindow(QMainWindow):
         self.checking = True
         if not interactive:
             for b in browsers:
-                self.list.set_phase(b.id, "launching")
+                self.list.set_phase(b.id, CheckPhase.LAUNCHING)
         self.check_summary.setStyleSheet("")
         self.check_summary.setText(
             "Waiting for the test page in your own browser…"
@@ -956,7 +969,7 @@ class MainWindow(QMainWindow):
             self._check_progress,
         )
 
-    def _check_progress(self, browser_id: str, phase: str) -> None:
+    def _check_progress(self, browser_id: str, phase: CheckPhase) -> None:
         if self.checking:  # a late progress report never overwrites a verdict
             self.list.set_phase(browser_id, phase)
 
@@ -1027,10 +1040,8 @@ class MainWindow(QMainWindow):
         self.run_export(*dialog.request())
 
     def run_export(self, platforms: list[str], level: str, out: str, force: bool) -> None:
-        from vpnguard.core.export import export_bundle
-
         self.runner.run_task(
-            lambda _p: export_bundle(platforms, level, None, None, out, force=force),
+            lambda _p: service.export_bundle(platforms, level, None, None, out, force=force),
             lambda res: self.prompter.info(
                 "Bundle written", f"Wrote {len(res.files)} files to {res.out}."
             ),
