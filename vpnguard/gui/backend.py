@@ -127,7 +127,7 @@ class HelperWriter:
     """Asks the privileged helper (pkexec / UAC / osascript); see vpnguard.elevation.
 
     :meth:`cancel` (the window's Cancel button, any thread) ends a pending
-    password prompt; the next :meth:`apply` starts with a fresh request.
+    password prompt, also one about to start; the next :meth:`apply` is not affected.
     """
 
     elevated = True
@@ -142,12 +142,14 @@ class HelperWriter:
     def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard import elevation
 
-        self._cancel = threading.Event()
         req = elevation.request(op, level, browsers)
-        if self._run:
-            doc = self._run(req)
-        else:
-            doc = elevation.run_plan(elevation.plan(req), cancel=self._cancel)
+        try:
+            if self._run:
+                doc = self._run(req)
+            else:
+                doc = elevation.run_plan(elevation.plan(req), cancel=self._cancel)
+        finally:  # a Cancel pressed for this prompt never cancels the next one
+            self._cancel = threading.Event()
         return Outcome.from_json(doc, elevated=True)
 
 
