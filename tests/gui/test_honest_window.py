@@ -228,3 +228,11 @@ def test_own_browser_opener_leaves_no_zombie(tmp_path: Path, monkeypatch: Any) -
             break
         time.sleep(0.05)
     assert not [c for c in me.children() if c.status() == psutil.STATUS_ZOMBIE]
+
+
+def test_protection_headline_follows_state(make_window: Any) -> None:
+    w = make_window()
+    w.refresh()
+    assert w.protect_box.title() == "Protection: No browser is protected"
+    w.protect()
+    assert w.protect_box.title() == "Protection: Your browsers are protected"

@@ -411,6 +411,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.list, 1)
 
         protect_box = QGroupBox("Protection")
+        self.protect_box = protect_box
         pb = QVBoxLayout(protect_box)
         row = QHBoxLayout()
         self.level = QComboBox()
@@ -696,6 +697,9 @@ class MainWindow(QMainWindow):
         self._show_warnings()
         self._show_check()
         self._update_buttons()
+        # The state in one line, where the action is (as VPN apps head their first screen).
+        sentence = self.state_sentence().removeprefix("vpnguard: ")
+        self.protect_box.setTitle(f"Protection: {sentence[:1].upper()}{sentence[1:]}")
         self.state_changed.emit(self.overall_state())
 
     def _show_warnings(self) -> None:
