@@ -41,6 +41,7 @@ PREFIX=/opt/vpnguard
 VENV=$PREFIX/venv
 
 echo "building vpnguard $VERSION for $ARCH (python $PYVER)"
+rm -rf "$REPO/build"  # a stale setuptools build/ would put deleted modules in the wheel
 mkdir -p "$WORK/wheels" "$OUT"
 "$PY" -m pip wheel --no-deps -q -w "$WORK/wheels" "$REPO"
 
