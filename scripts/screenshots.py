@@ -184,7 +184,7 @@ def main() -> int:
     shot(w, "conflict")
     w.close()
 
-    w = window("progress", "full", {}, 6.0, True)
+    w = window("progress", "full", {}, 1.5, True)
     w.check()
     wait(lambda: w.list.items["firefox-esr"].text(COL_CHECK) == "Testing…")
     shot(w, "check-in-progress")

@@ -196,9 +196,15 @@ def test_restart_needed_clears_when_the_browser_was_closed(make_window: Any, tre
     w.refresh()
     w.protect()
     assert w.list.itemWidget(w.list.items["firefox-esr"], COL_NOTE) is not None
+    # Written is not applied: the running Firefox still uses what it read at start.
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Strict after a restart"
+    assert w.state_sentence() == "vpnguard: protected once you restart Firefox ESR"
+    assert w.overall_state() == "unprotected"
     w.backend.running = frozenset()  # the user closed Firefox
     w.refresh()
     assert w.list.itemWidget(w.list.items["firefox-esr"], COL_NOTE) is None
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Protected (Strict)"
+    assert w.state_sentence() == "vpnguard: your browsers are protected"
 
 
 def test_netlink_socket_opens_without_privileges() -> None:

@@ -278,10 +278,26 @@ class BrowserList(QTreeWidget):
                 item.setToolTip(
                     COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
                 )
+            pending = policy.restart_needed or b.id in restart
+            weak = split and policy.protection is Protection.BALANCED
+            if (
+                pending
+                and not weak
+                and policy.protection in (Protection.STRICT, Protection.BALANCED)
+            ):
+                # Written, but the running browser still uses what it read at start.
+                icon = "status-unprotected"
+                level = PROTECTION_TEXT[policy.protection].split("(")[-1].rstrip(")")
+                item.setText(COL_PROTECTION, f"{level} after a restart")
+                item.setToolTip(
+                    COL_PROTECTION,
+                    f"The policy is written, but the running {b.name} applies it only when "
+                    "it starts again.",
+                )
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
             self.set_verdict(b.id, verdicts.get(b.id), stale=stale)
-            if policy.restart_needed or b.id in restart:
+            if pending:
                 button = QPushButton("Restart needed…")
                 button.setAccessibleName(f"Restart {b.name} to apply the policy")
                 button.setToolTip(f"{b.name} reads policy only at start: restart it to apply")
@@ -643,11 +659,21 @@ class MainWindow(QMainWindow):
             return (Protection.STRICT, Protection.BALANCED)
         return (Protection.STRICT,)  # balanced fails in a split tunnel
 
+    def _pending(self) -> list[Any]:
+        """Browsers whose running instance has not applied the written policy yet."""
+        return [
+            b for b in self._writable() if b.policy.restart_needed or b.browser.id in self.restart
+        ]
+
     def overall_state(self) -> str:
         if not self.stale and any(r.verdict is Verdict.LEAK for r in self.verdicts.values()):
             return "leak"
         writable = self._writable()
-        if writable and all(b.policy.protection in self._holds() for b in writable):
+        if (
+            writable
+            and all(b.policy.protection in self._holds() for b in writable)
+            and not self._pending()
+        ):
             return "protected"
         return "unprotected"
 
@@ -662,7 +688,11 @@ class MainWindow(QMainWindow):
         if not writable:
             return "vpnguard: no browser vpnguard can protect was found"
         held = [b for b in writable if b.policy.protection in self._holds()]
+        pending = [b for b in self._pending() if b in held]
         if len(held) == len(writable):
+            if pending:
+                names = ", ".join(b.browser.name for b in pending)
+                return f"vpnguard: protected once you restart {names}"
             return "vpnguard: your browsers are protected"
         if not held:
             return "vpnguard: no browser is protected"
@@ -897,7 +927,7 @@ class MainWindow(QMainWindow):
     def cancel_elevation(self) -> None:
         self.backend.cancel()
         self.cancel_button.setEnabled(False)
-        QTimer.singleShot(1000, lambda: self.cancel_button.setEnabled(True))
+        QTimer.singleShot(1000, self.cancel_button, lambda: self.cancel_button.setEnabled(True))
 
     def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
         outcome, report, auto = result
