@@ -128,10 +128,18 @@ class CheckDetailsDialog(QDialog):
         for v in result.details.get("views") or ():
             if isinstance(v, Mapping):
                 name = wording.VIEW_NAMES.get(str(v.get("name")), str(v.get("name")))
-                tech.append(f"As {name}: {v.get('verdict')}: {v.get('reason', '')}")
+                tech.append(f"Seen by {name}: {v.get('verdict')} ({v.get('reason', '')})")
         call = result.details.get("call")
         if isinstance(call, Mapping):
-            tech.append(f"Call: {json.dumps(dict(call), default=str)}")
+            path = call.get("path") if isinstance(call.get("path"), Mapping) else {}
+            assert isinstance(path, Mapping)
+            how = ", ".join(f"{k} {v}" for k, v in path.items() if v)
+            state = f"connected in {call.get('ms')} ms" if call.get("connected") else "no call"
+            tech.append(
+                f"Call test: {state}"
+                + (f" ({how})" if how else "")
+                + f". {call.get('reason') or ''}"
+            )
         self.reason = QLabel("\n".join(tech))
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
