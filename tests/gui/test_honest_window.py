@@ -84,8 +84,11 @@ def test_views_and_calls_in_plain_words() -> None:
         results.views_sentence(r) == "No leak on any site, including sites you allowed your camera."
     )
     assert results.call_sentence(r) == "Calls work (through a relay over TCP)."
-    blocked = CheckResult("f", "F", "pass", "r", (), {"call": {"connected": False}})
+    details = {"call": {"connected": False}, "protection": "strict"}
+    blocked = CheckResult("f", "F", "pass", "r", (), details)
     assert results.call_sentence(blocked) == "Calls are blocked by this protection."
+    failed = CheckResult("f", "F", "pass", "r", (), {"call": {"connected": False}})
+    assert results.call_sentence(failed) == "The test call could not connect."  # no cause claimed
     leaky = [dict(views[0]), dict(views[1], verdict="leak")]
     r2 = CheckResult("c", "C", "leak", "r", (), {"views": leaky})
     assert "allowed your camera" in results.views_sentence(r2)

@@ -75,18 +75,26 @@ def views_sentence(result: CheckResult) -> str:
 
 
 def call_sentence(result: CheckResult) -> str:
-    """Whether a call could connect under this protection, in plain words, or ""."""
+    """Whether a test call could connect, in plain words, or "".
+
+    "Blocked by this protection" only where a protection level was in force;
+    otherwise the call failed for another reason (Details has it).
+    """
     call = result.details.get("call")
     if not isinstance(call, Mapping):
         return ""
     if not call.get("connected"):
-        return "Calls are blocked by this protection."
+        if str(result.details.get("protection")) in ("strict", "balanced"):
+            return "Calls are blocked by this protection."
+        return "The test call could not connect."
     path = call.get("path") if isinstance(call.get("path"), Mapping) else {}
     assert isinstance(path, Mapping)
-    if path.get("local") == "relay" or path.get("relay_protocol"):
+    if path.get("local") == "relay":
         how = RELAY.get(str(path.get("relay_protocol") or path.get("protocol") or ""), "")
         return f"Calls work (through a relay{' ' + how if how else ''})."
-    return "Calls work (directly)."
+    if path.get("local"):
+        return "Calls work (directly)."
+    return "Calls work."
 
 
 def reason_of(result: CheckResult) -> str:
