@@ -5,7 +5,7 @@ Two sources:
 
 * ``this-machine-*.png``: the real app on the machine that runs the script
   (real browser detection, real network, nothing written), at the minimum,
-  a typical and a large window size.
+  a typical and a large window size, and after a real leak check.
 * every other state (unprotected, protected, leak, split tunnel, conflict,
   check in progress): the real core against a fake Debian tree (chromium +
   firefox-esr) with a fixed network and a simulated leak check, because
@@ -15,7 +15,11 @@ Two sources:
 
 Run under Xvfb so fonts and styles are the real ones:
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
+    flock /tmp/vpnguard-system.lock \
+        xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
+
+(``this-machine-checked.png`` runs a real leak check with this machine's
+browsers, hence the lock.)
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (HiDPI)")
+    parser.add_argument(
+        "--no-real-check", action="store_true", help="skip the real leak check on this machine"
+    )
     args = parser.parse_args()
     import os
 
@@ -135,6 +142,12 @@ def main() -> int:
     real.show()
     wait(lambda: real.report is not None and not real.runner.busy)
     sizes(real, "this-machine")
+    # A real leak check with this machine's browsers (headless, nothing written). It
+    # starts real browsers: run the script under flock /tmp/vpnguard-system.lock.
+    if real.check_button.isEnabled() and not args.no_real_check:
+        real.check()
+        wait(lambda: not real.checking, timeout=120)
+        shot(real, "this-machine-checked")
     real.close()
 
     w = window("unprotected", "full", {}, 0.2, False)

@@ -48,8 +48,8 @@ def test_mixed_results_name_each_browser_truthfully(make_window: Any) -> None:
     w.check()
     text = w.check_summary.text()
     assert "No leak in Chromium." in text
-    assert "Not proven for Firefox ESR" in text
-    assert "Firefox ESR" not in text.split("Not proven")[0]
+    assert "The check failed in Firefox ESR" in text
+    assert "Firefox ESR" not in text.split("The check failed")[0]
     assert w.list.items["firefox-esr"].text(COL_CHECK) == "Check failed"
 
 

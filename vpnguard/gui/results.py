@@ -115,7 +115,8 @@ def summarize(results: Sequence[CheckResult], *, stale: bool = False) -> Summary
         return Summary("No browser was checked.", "unknown")
     leaks = [r.name for r in checked if r.verdict is Verdict.LEAK]
     safe = [r.name for r in checked if r.verdict in SAFE]
-    unproven = [r.name for r in checked if r.verdict in UNPROVEN]
+    unproven = [r.name for r in checked if r.verdict is Verdict.INCONCLUSIVE]
+    failed = [r.name for r in checked if r.verdict is Verdict.ERROR]
     parts: list[str] = []
     if leaks:
         parts.append(f"Leak found in {_join(leaks)}.")
@@ -123,9 +124,12 @@ def summarize(results: Sequence[CheckResult], *, stale: bool = False) -> Summary
         parts.append(f"No leak in {_join(safe)}.")
     if unproven:
         parts.append(
-            f"Not proven for {_join(unproven)}: the check could not finish there, so it "
-            "says nothing about leaks."
+            f"Not proven for {_join(unproven)}: the check could not test the way a site "
+            "would (see Details), so it says nothing about leaks."
         )
+    if failed:
+        parts.append(f"The check failed in {_join(failed)}, so it says nothing about leaks there.")
+    unproven += failed
     tone = "bad" if leaks else ("good" if safe and not unproven else "unknown")
     if stale:
         parts.insert(0, "Before the last change of protection:")
