@@ -81,7 +81,7 @@ def check(lab: Lab, scenario: str) -> dict[str, Any]:
     proc = lab.vpnguard("check", "--stun", STUN_URL, "--timeout", "12", "--json", *BROWSER_ARGS)
     doc: dict[str, Any] = json.loads(proc.stdout)
     assert proc.returncode == doc["exit_code"], proc.stderr
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     return doc
 
 

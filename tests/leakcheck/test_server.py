@@ -54,6 +54,15 @@ def request(
     return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
+def secret_of(s: LeakCheckServer, slot: str = "chromium") -> str:
+    """GET the one-time page like the browser does and read the secret from its body."""
+    status, _, body = request(s, "GET", f"/{s.token}/{slot}/")
+    assert status == 200
+    page = body.decode()
+    cfg = json.loads(page.split('id="vpnguard-config">')[1].split("</script>")[0])
+    return str(cfg["secret"])
+
+
 def post(s: LeakCheckServer, doc: object, **kw: object) -> int:
     body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
     status, _, _ = request(s, "POST", f"/{s.token}/chromium/report", body, **kw)  # type: ignore[arg-type]
@@ -85,10 +94,13 @@ def test_config_cannot_break_out_of_data_block() -> None:
 
 
 def test_good_report_accepted_once(server: LeakCheckServer) -> None:
-    assert post(server, GOOD) == 204
+    doc = {**GOOD, "secret": secret_of(server)}
+    assert post(server, doc) == 204
     rep = server.wait("chromium", 1)
     assert rep is not None and rep.candidates == tuple(GOOD["candidates"])  # type: ignore[arg-type]
-    assert post(server, GOOD) == 409
+    assert server.tampered("chromium") == []
+    assert post(server, doc) == 409
+    assert server.tampered("chromium")  # a second report is not trusted either
 
 
 def test_wrong_token(server: LeakCheckServer) -> None:
@@ -145,23 +157,31 @@ def test_oversized_body_refused_without_reading_it(server: LeakCheckServer) -> N
     assert "refused" in server.rejected("chromium")[0]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"{not json",
-        b"\xff\xfe",
-        b"[1, 2]",
-        json.dumps({**GOOD, "slot": "firefox"}).encode(),
-        json.dumps({**GOOD, "webrtc": "yes"}).encode(),
-        json.dumps({**GOOD, "candidates": "candidate:1"}).encode(),
-        json.dumps({**GOOD, "candidates": [1, 2]}).encode(),
-        json.dumps({**GOOD, "candidates": ["c"] * 5000}).encode(),
-        json.dumps({**GOOD, "timings": {"a": "b"}}).encode(),
-        b"[" * 100000,
-    ],
-)
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100000])
 def test_malformed_body_refused(server: LeakCheckServer, body: bytes) -> None:
     assert post(server, body) == 400
+    assert server.report("chromium") is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"slot": "firefox"},
+        {"webrtc": "yes"},
+        {"candidates": "candidate:1"},
+        {"candidates": [1, 2]},
+        {"candidates": ["c"] * 5000},
+        {"timings": {"a": "b"}},
+        {"calls": "x"},
+        {"calls": [{"name": "c", "connected": "yes"}]},
+        {"calls": [{"name": "c", "connected": True, "errors": [{"code": "x"}]}]},
+        {"calls": [{"name": "c", "connected": True}] * 9},
+    ],
+)
+def test_malformed_report_with_the_secret_refused(
+    server: LeakCheckServer, bad: dict[str, object]
+) -> None:
+    assert post(server, {**GOOD, "secret": secret_of(server), **bad}) == 400
     assert server.report("chromium") is None
 
 
