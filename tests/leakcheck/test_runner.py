@@ -256,3 +256,22 @@ def test_interactive_mode_without_a_browser_is_bounded(coturn: str) -> None:
     )
     r = report.browsers[0]
     assert r.verdict is Verdict.ERROR and "could not open a browser" in r.reason
+
+
+def test_a_race_for_the_one_time_url_is_an_error_never_a_pass(tmp_path: Path, coturn: str) -> None:
+    """Someone else fetched the page first (they read the URL in /proc): the check says error."""
+    body = REPORTER.replace("WEBRTC", "True").replace("CANDS", "[]")
+    # The "attacker" GETs the URL first; the browser then gets 410 and cannot report.
+    racer = fake_browser(
+        tmp_path,
+        "raced",
+        "import urllib.request, urllib.error\n"
+        "try:\n    urllib.request.urlopen(sys.argv[-1], timeout=5).read()\n"
+        "except urllib.error.HTTPError:\n    pass\n" + body,
+    )
+    report, _ = check([racer], coturn, timeout=5.0)
+    r = report.browsers[0]
+    assert r.verdict is Verdict.ERROR
+    assert all("twice" in v.reason for v in r.views)
+    assert r.call is not None and not r.call.connected
+    assert report.exit_code == 4

@@ -252,6 +252,7 @@ class _QuietServer(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = 128  # a burst of connects is accepted (and refused) at once
     max_connections = MAX_CONNECTIONS
     lifetime = CONN_LIFETIME
 
