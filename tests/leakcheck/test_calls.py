@@ -94,8 +94,14 @@ def test_unreachable_turn() -> None:
 
 
 def test_relay_only_without_relay_candidate() -> None:
+    r = judge(page_call(), "strict", ice_urls=("turn:x:1?transport=udp",), relay_only=True)
+    assert r.reason == (
+        "strict leaves Firefox ESR no path: calls are blocked "
+        "(no relay candidate from turn:x:1?transport=udp)"
+    )
+    # No level in the way and no answer at all: the server is what failed.
     r = judge(page_call(), ice_urls=("turn:x:1?transport=udp",), relay_only=True)
-    assert r.reason.endswith("(no relay candidate from turn:x:1?transport=udp)")
+    assert r.reason == "no answer from the TURN server (turn:x:1?transport=udp): unreachable?"
 
 
 def test_ice_failed_and_timeout() -> None:
@@ -111,3 +117,15 @@ def test_page_error_and_unknown_path_fields() -> None:
     )
     r = judge(page_call(connected=True, path={"local": "bogus"}))
     assert r.connected and r.path is None and "getStats() did not name" in r.reason
+
+
+def test_turns_failure_names_the_certificate() -> None:
+    r = judge(
+        page_call(errors=(PageCallError(701, "Failed to establish connection", ""),)),
+        ice_urls=("turns:t.example:5349?transport=tcp",),
+        relay_only=True,
+    )
+    assert r.reason == (
+        "the TURN server could not be reached (turns:t.example:5349?transport=tcp); "
+        "TURN over TLS needs a certificate the browser trusts"
+    )

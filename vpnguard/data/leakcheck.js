@@ -76,12 +76,14 @@
   // -- 2. gather ---------------------------------------------------------------------------
   function gather() {
     return new Promise(function (resolve) {
-      var pc, done = false;
+      var pc, done = false, last = performance.now(), settle = null;
       function finish(why) {
         if (done) { return; }
         done = true;
+        clearInterval(settle);
         report.timings.gather_ms = ms();
         report.timed_out = why === "timeout";
+        report.settled = why === "settled";
         try { report.gathering_state = pc.iceGatheringState; pc.close(); } catch (e) { /* closing */ }
         resolve();
       }
@@ -89,7 +91,10 @@
         pc = new RTCPeerConnection({ iceServers: cfg.ice_servers });
         pc.createDataChannel("vpnguard");
         pc.onicecandidate = function (ev) {
-          if (ev.candidate && ev.candidate.candidate) { report.candidates.push(ev.candidate.candidate); }
+          if (ev.candidate && ev.candidate.candidate) {
+            report.candidates.push(ev.candidate.candidate);
+            last = performance.now();
+          }
         };
         pc.onicegatheringstatechange = function () {
           if (pc.iceGatheringState === "complete") { finish("complete"); }
@@ -99,6 +104,17 @@
           report.timings.offer_ms = ms();
           return pc.setLocalDescription(offer);
         }).then(function () {
+          // A socket whose STUN request is dropped (e.g. a LAN address routed into the
+          // tunnel) keeps gathering open for many seconds and yields nothing. Answers on a
+          // working path arrive within a round trip or two: once candidates stopped coming
+          // for settle_ms, judge what arrived (the report says so).
+          last = performance.now();
+          if (cfg.settle_ms > 0) {
+            settle = setInterval(function () {
+              if (pc.iceGatheringState === "gathering" && report.candidates.length > 0 &&
+                  performance.now() - last >= cfg.settle_ms) { finish("settled"); }
+            }, 100);
+          }
           // Seen: Firefox with media.peerconnection.ice.proxy_only and no proxy never leaves
           // "new". Normal gathering starts within milliseconds, so a second of "new" with no
           // candidate means it never will: report now instead of waiting for the timeout.

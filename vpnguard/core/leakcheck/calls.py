@@ -90,6 +90,14 @@ def judge_call(
         reason = "the TURN server refused the credentials (401 Unauthorized)"
     elif not call.local_types and not call.remote_types and codes & UNREACHABLE_CODES and turn:
         reason = f"the TURN server could not be reached ({', '.join(turn)})"
+    elif (
+        relay_only
+        and turn
+        and not call.local_types
+        and protection in ("none", "unknown", "self_managed", "")
+    ):
+        # No level in the way, no error event, no relay candidate: nobody answered.
+        reason = f"no answer from the TURN server ({', '.join(turn)}): unreachable?"
     elif not call.local_types or not call.remote_types:
         reason = no_path_reason(browser_name, protection)
         if relay_only and turn:
@@ -103,6 +111,11 @@ def judge_call(
         reason = f"no connection{ms} (timed out; ICE state {call.ice_state or 'unknown'})"
     else:
         reason = f"no connection (ICE state {call.ice_state or 'unknown'})"
+    tls = [u for u in turn if u.startswith("turns:")]
+    if tls and not call.local_types and not codes & AUTH_CODES and not call.error:
+        # Seen (lab, coturn with a self-signed certificate): Chromium reports 701, Firefox
+        # ESR nothing; Chromium with --ignore-certificate-errors then connects over TLS.
+        reason += "; TURN over TLS needs a certificate the browser trusts"
     return CallResult(connected=False, path=None, reason=reason, **base)
 
 

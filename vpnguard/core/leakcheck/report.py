@@ -64,6 +64,7 @@ class ViewResult:
     findings: tuple[Finding, ...] = ()
     gathering_state: str | None = None
     timed_out: bool = False
+    settled: bool = False  # judged after candidates stopped coming, gathering still open
     media: str | None = None  # what getUserMedia did (media view only)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
@@ -83,6 +84,7 @@ class ViewResult:
             "leaks": [f.to_json() for f in self.leaks],
             "gathering_state": self.gathering_state,
             "timed_out": self.timed_out,
+            "settled": self.settled,
             "media": self.media,
             "timings": dict(self.timings),
         }

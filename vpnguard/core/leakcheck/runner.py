@@ -49,7 +49,12 @@ from vpnguard.core.leakcheck.report import (
     ViewResult,
     worst,
 )
-from vpnguard.core.leakcheck.server import CallSpec, LeakCheckServer, PageReport
+from vpnguard.core.leakcheck.server import (
+    DEFAULT_SETTLE,
+    CallSpec,
+    LeakCheckServer,
+    PageReport,
+)
 from vpnguard.core.leakcheck.stun import IceServerUrl, StunProbe, parse_ice_url, stun_probe
 from vpnguard.core.leakcheck.verdict import Finding, PathFacts, Verdict, judge
 from vpnguard.core.model import Browser, Family, InterfaceKind, NetworkState, Route
@@ -499,6 +504,8 @@ def view_result(
             reason += "; ICE gathering never started"
         elif rep.timed_out:
             reason += " (gathering hit the page timeout; judged on what arrived)"
+        elif rep.settled:
+            reason += " (judged once candidates stopped coming; gathering was still open)"
     return ViewResult(
         name=view,
         verdict=verdict,
@@ -509,6 +516,7 @@ def view_result(
         findings=findings,
         gathering_state=rep.gathering_state,
         timed_out=rep.timed_out,
+        settled=rep.settled,
         media=rep.media,
         timings=timings,
     )
@@ -631,6 +639,7 @@ def run_check(
     views: Sequence[ViewName] = DEFAULT_VIEWS,
     calls: Sequence[CallSpec] | None = None,
     call_view: ViewName | None = None,
+    settle: float = DEFAULT_SETTLE,
 ) -> CheckReport:
     """Check every browser, every view, in parallel (or the user's default browser).
 
@@ -638,7 +647,9 @@ def run_check(
     page places (default one, "default", with the check's STUN and TURN
     servers; ``()`` for none); use :func:`call_spec` for e.g. TURN over TCP
     only. ``call_view``: the view whose page places the calls (default the
-    media view, where meeting sites live, else the first view).
+    media view, where meeting sites live, else the first view). ``settle``:
+    a gathering still open after this many seconds without a new candidate is
+    judged on what arrived (sockets whose STUN is dropped keep it open long).
     ``progress(browser_id, phase)`` is called from worker threads; GUI
     callers must hop to their own thread. ``protections`` (browser id ->
     Protection value) defaults to reading policy from disk. ``paths`` skips
@@ -684,7 +695,7 @@ def run_check(
 
     launches = max(1, len(runnable) * len(views))
     with (
-        LeakCheckServer(ice, gather_timeout=gather_timeout) as server,
+        LeakCheckServer(ice, gather_timeout=gather_timeout, settle=settle) as server,
         ThreadPoolExecutor(max_workers=launches + 1) as pool,
     ):
         path_future = (

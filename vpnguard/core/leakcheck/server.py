@@ -43,6 +43,7 @@ MAX_CALLS = 8
 READ_TIMEOUT = 5.0  # seconds a connection may stay silent mid-request
 CONN_LIFETIME = 20.0  # seconds any one connection may live
 MAX_CONNECTIONS = 32
+DEFAULT_SETTLE = 1.5  # seconds without a new candidate that end an open gathering
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'none'; "
     "style-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -98,6 +99,7 @@ class PageReport:
     received: float  # time.monotonic() when the POST arrived
     media: str | None = None  # "granted", "refused: ...", "unavailable: ..." (media view)
     calls: tuple[PageCall, ...] = ()
+    settled: bool = False  # gathering was still open; no new candidate for settle_ms
 
 
 def _short(v: Any, what: str, limit: int = 64) -> str | None:
@@ -211,6 +213,7 @@ def validate_report(doc: Any, slot: str, received: float) -> PageReport:
         received=received,
         media=_short(doc.get("media"), "media", 200),
         calls=tuple(validate_call(c) for c in calls),
+        settled=bool(doc.get("settled", False)),
     )
 
 
@@ -326,7 +329,9 @@ class LeakCheckServer:
         gather_timeout: float = 10.0,
         host: str = "127.0.0.1",
         read_timeout: float = READ_TIMEOUT,
+        settle: float = DEFAULT_SETTLE,
     ) -> None:
+        self.settle = settle
         self.token = secrets.token_urlsafe(24)
         self.ice_servers = [dict(s) for s in ice_servers]
         self.gather_timeout = gather_timeout
@@ -422,6 +427,7 @@ class LeakCheckServer:
             "ice_servers": self.ice_servers,
             "gather_timeout_ms": gather_ms,
             "never_started_ms": int(min(1.0, self.gather_timeout) * 1000),
+            "settle_ms": int(self.settle * 1000),
             "media": s.media,
             "media_timeout_ms": media_ms,
             "calls": [
