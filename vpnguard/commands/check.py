@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import CheckReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,23 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
+    from vpnguard.core import service
     from vpnguard.core.errors import UsageError
-    from vpnguard.core.leakcheck import DEFAULT_STUN, TurnServer
-    from vpnguard.core.leakcheck.credentials import load_turn_secret, store_turn_secret
-    from vpnguard.core.leakcheck.stun import StunUrlError, parse_ice_url
+    from vpnguard.core.model import TurnServer
 
     if not 0 < args.timeout <= 600:
         raise UsageError("--timeout must be between 0 and 600 seconds")
-    stun = tuple(args.stun or DEFAULT_STUN)
-    try:
-        for url in stun:
-            if parse_ice_url(url).is_turn:
-                raise UsageError(f"{url} is a TURN URL: pass it with --turn")
-        for url in args.turn or ():
-            if not parse_ice_url(url).is_turn:
-                raise UsageError(f"{url} is not a TURN URL")
-    except StunUrlError as exc:
-        raise UsageError(str(exc)) from None
+    stun = tuple(args.stun or service.default_stun())
+    service.validate_ice_urls(stun, args.turn or ())
     turn: list[TurnServer] = []
     if (args.store_turn_password or args.turn_password_stdin) and not args.turn:
         raise UsageError("a TURN password needs --turn URL")
@@ -85,11 +80,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 raise UsageError("no TURN password on stdin")
         for url in args.turn:
             if args.store_turn_password and given is not None:
-                store_turn_secret(url, args.turn_user, given)
-            secret = given if given is not None else load_turn_secret(url, args.turn_user)
-            turn.append(TurnServer(url, args.turn_user, secret))
-
-    from vpnguard.core import service
+                service.store_turn_secret(url, args.turn_user, given)
+            turn.append(
+                TurnServer(url, args.turn_user, given)
+                if given is not None
+                else service.turn_server(url, args.turn_user)
+            )
 
     report = service.check(
         args.browsers,
@@ -106,10 +102,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return int(report.exit_code)
 
 
-def _print(env: Env, report: object) -> None:
-    from vpnguard.core.leakcheck import CheckReport
-
-    assert isinstance(report, CheckReport)
+def _print(env: Env, report: CheckReport) -> None:
     rows = [("Browser", "Protection", "Verdict", "Calls")]
     for b in report.browsers:
         prot = "not protected" if b.protection == "none" else b.protection

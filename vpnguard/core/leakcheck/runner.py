@@ -57,7 +57,15 @@ from vpnguard.core.leakcheck.server import (
 )
 from vpnguard.core.leakcheck.stun import IceServerUrl, StunProbe, parse_ice_url, stun_probe
 from vpnguard.core.leakcheck.verdict import Finding, PathFacts, Verdict, judge
-from vpnguard.core.model import Browser, Family, InterfaceKind, NetworkState, Route
+from vpnguard.core.model import (
+    Browser,
+    CheckPhase,
+    Family,
+    InterfaceKind,
+    NetworkState,
+    Route,
+)
+from vpnguard.core.model import TurnServer as TurnServer  # a plain value: defined in the model
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +77,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_VIEWS: tuple[ViewName, ...] = (ViewName.NO_PERMISSION, ViewName.MEDIA_PERMISSION)
 
 # (browser_id, phase): "launching", "waiting", "reported", "judged", "done", "error", "skipped"
-Progress = Callable[[str, str], None]
+Progress = Callable[[str, CheckPhase], None]
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -110,13 +118,6 @@ FIREFOX_MEDIA_USER_JS = """\
 user_pref("media.navigator.permission.disabled", true);
 user_pref("media.navigator.streams.fake", true);
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class TurnServer:
-    url: str
-    username: str
-    credential: str
 
 
 def launch_command(
@@ -407,7 +408,7 @@ def _run_one(
     prepare_profile(browser, profile, view, f"{origin[0]}//{origin[2]}")
     argv = launch_command(browser, url, str(profile), view)
     event = server.event(slot)
-    progress(browser.id, "launching")
+    progress(browser.id, CheckPhase.LAUNCHING)
     proc: subprocess.Popen[bytes] | None = None
     try:
         env = browser_env(tmp)
@@ -428,14 +429,14 @@ def _run_one(
 
         threading.Thread(target=watch, daemon=True).start()
         out.timings["launch_ms"] = (time.monotonic() - t0) * 1000
-        progress(browser.id, "waiting")
+        progress(browser.id, CheckPhase.WAITING)
         report = server.wait(slot, max(0.0, timeout - (time.monotonic() - t0)))
         if report is None and proc.poll() is not None:
             # It died; a report may still be in flight on the server thread.
             report = server.wait(slot, 0.2)
         if report is not None:
             out.report = report
-            progress(browser.id, "reported")
+            progress(browser.id, CheckPhase.REPORTED)
         elif server.tampered(slot):
             out.error = "; ".join(server.tampered(slot))
         elif proc.poll() is not None:
@@ -677,7 +678,7 @@ def run_check(
     used: set[str] = set()
     for b in browsers:
         if b.self_managed:
-            notify(b.id, "skipped")
+            notify(b.id, CheckPhase.SKIPPED)
             results.append(
                 BrowserResult(
                     b.id,
@@ -729,7 +730,10 @@ def run_check(
             res = result_for(
                 ob, slot, outcomes, network, facts, prot, calls=calls, call_view=call_view
             )
-            notify(res.browser_id, "error" if res.verdict is Verdict.ERROR else "judged")
+            notify(
+                res.browser_id,
+                CheckPhase.ERROR if res.verdict is Verdict.ERROR else CheckPhase.JUDGED,
+            )
             results.append(res)
     order = {b.id: i for i, b in enumerate(browsers)}
     results.sort(key=lambda r: order.get(r.browser_id, len(order)))
@@ -758,11 +762,11 @@ def _interactive(
         import webbrowser
 
         open_url = webbrowser.open
-    progress(slot, "launching")
+    progress(slot, CheckPhase.LAUNCHING)
     if not open_url(url):
         out.error = f"could not open a browser; open {url} yourself"
         log.warning("no default browser could be opened; open %s", url)
-    progress(slot, "waiting")
+    progress(slot, CheckPhase.WAITING)
     rep = server.wait(slot, timeout)
     if rep is None:
         out.error = (out.error or "") + f" no report within {timeout:g} s"
@@ -770,7 +774,7 @@ def _interactive(
     else:
         out.report = rep
         out.timings["report_after_launch_ms"] = (rep.received - t0) * 1000
-        progress(slot, "reported")
+        progress(slot, CheckPhase.REPORTED)
     out.timings["total_ms"] = (time.monotonic() - t0) * 1000
     out.tampered = tuple(server.tampered(slot))
     return out
