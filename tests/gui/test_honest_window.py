@@ -245,3 +245,30 @@ def test_protection_headline_follows_state(make_window: Any) -> None:
     assert w.protect_box.title() == "Protection: No browser is protected"
     w.protect()
     assert w.protect_box.title() == "Protection: Your browsers are protected"
+
+
+def test_views_and_calls_join_the_summary_per_browser() -> None:
+    media_leak = [
+        {"name": "no_permission", "verdict": "inconclusive", "reason": "no STUN"},
+        {"name": "media_permission", "verdict": "leak", "reason": "host 192.0.2.2"},
+    ]
+    relay = {"connected": True, "path": {"local": "relay", "relay_protocol": "tcp"}}
+    a = CheckResult("chromium", "Chromium", "leak", "r", (), {"views": media_leak, "call": relay})
+    b = CheckResult(
+        "firefox-esr",
+        "Firefox ESR",
+        "leak",
+        "r",
+        (),
+        {"views": media_leak, "call": {"connected": False}, "protection": "strict"},
+    )
+    views = results.per_browser([a, b], results.views_sentence)
+    assert views == (
+        "Leak seen by a site you allowed your camera or microphone. "
+        "Not proven for a site you did not allow your camera."
+    )
+    calls = results.per_browser([a, b], results.call_sentence)
+    assert calls == (
+        "Chromium: Calls work (through a relay over TCP). "
+        "Firefox ESR: Calls are blocked by this protection."
+    )

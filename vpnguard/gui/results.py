@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +68,24 @@ def views_sentence(result: CheckResult) -> str:
             return "No leak on any site, including sites you allowed your camera."
         return "No leak on sites you have not allowed your camera."
     leaks = [VIEW_NAMES.get(n, n) for n, v in verdicts.items() if v == Verdict.LEAK]
+    unproven = [VIEW_NAMES.get(n, n) for n, v in verdicts.items() if v not in SAFE | {"leak"}]
+    text = ""
     if leaks:
-        return "Leak seen by " + " and by ".join(leaks) + "."
-    unproven = [VIEW_NAMES.get(n, n) for n, v in verdicts.items() if v not in SAFE]
-    return "Not proven for " + " and ".join(unproven) + "."
+        text = "Leak seen by " + " and by ".join(leaks) + "."
+    if unproven:
+        text += (" " if text else "") + "Not proven for " + " and ".join(unproven) + "."
+    return text
+
+
+def per_browser(results: Sequence[CheckResult], sentence: Callable[[CheckResult], str]) -> str:
+    """One sentence when every browser says the same, else one per browser, named."""
+    said = [(r.name, sentence(r)) for r in results]
+    said = [(n, s) for n, s in said if s]
+    if not said:
+        return ""
+    if len({s for _n, s in said}) == 1 and len(said) == len(results):
+        return said[0][1]
+    return " ".join(f"{n}: {s}" for n, s in said)
 
 
 def call_sentence(result: CheckResult) -> str:

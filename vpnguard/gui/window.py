@@ -322,7 +322,15 @@ class BrowserList(QTreeWidget):
             item.setToolTip(COL_CHECK, "Run “Check for leaks” to find out.")
             return
         text = wording.VERDICT_TEXT.get(result.verdict, result.verdict)
-        tip = wording.VERDICT_SENTENCE.get(result.verdict, "")
+        tip = " ".join(
+            t
+            for t in (
+                wording.VERDICT_SENTENCE.get(result.verdict, ""),
+                wording.views_sentence(result),
+                wording.call_sentence(result),
+            )
+            if t
+        )
         if stale:
             item.setText(COL_CHECK, "Out of date")
             item.setIcon(COL_CHECK, theme.icon("status-unknown"))
@@ -747,14 +755,15 @@ class MainWindow(QMainWindow):
         results = [r for r in self.saved.outcome.results if r.browser_id != "interactive"]
         if results:
             summary = wording.summarize(results, stale=self.stale)
-            extra = [
-                s
-                for r in results
-                if r.verdict in wording.SAFE and not self.stale
-                for s in (wording.views_sentence(r), wording.call_sentence(r))
-                if s
-            ]
-            text = " ".join([summary.text, *dict.fromkeys(extra)])
+            extra = (
+                []
+                if self.stale
+                else [
+                    wording.per_browser(results, wording.views_sentence),
+                    wording.per_browser(results, wording.call_sentence),
+                ]
+            )
+            text = " ".join([summary.text, *(e for e in extra if e)])
             if not self.stale:
                 text += " Double-click a browser for details."
             style = {"bad": "color: #c0392b; font-weight: bold;", "good": "font-weight: bold;"}
