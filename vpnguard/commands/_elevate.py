@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from vpnguard.core.errors import NeedsElevationError
+from vpnguard.core.model import Action
 
 
 def add_elevate_option(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +70,9 @@ def elevate(op: str, args: argparse.Namespace, original: NeedsElevationError) ->
         raise NeedsElevationError(
             f"{original.message}. Run it as root: {hint}", path=original.path
         ) from None
-    req = elevation.request(op, getattr(args, "level", None), getattr(args, "browsers", None))
+    req = elevation.request(
+        Action(op), getattr(args, "level", None), getattr(args, "browsers", None)
+    )
     helper = elevation.helper_command()
     plan = elevation.plan_linux(req, helper)
     if sys.stdin.isatty():  # pkexec may then ask in this terminal itself

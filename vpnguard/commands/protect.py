@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
 from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate, with_hint
 from vpnguard.core.errors import NeedsElevationError
+from vpnguard.core.model import Action, FileAction
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import ChangeReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vpnguard.core import service
+
     parser.add_argument(
         "--level",
         choices=("strict", "balanced"),
         default="strict",
-        help="strict (default) holds in split tunnels too; balanced keeps more direct calls "
-        "working but still leaks in a split tunnel",
+        help=service.LEVEL_HELP,
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; write nothing"
@@ -41,10 +46,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return 0
 
 
-def print_change(env: Env, report: object) -> None:
-    from vpnguard.core.service import ChangeReport
-
-    assert isinstance(report, ChangeReport)
+def print_change(env: Env, report: ChangeReport) -> None:
     print_change_doc(env, report.to_json())
 
 
@@ -58,19 +60,26 @@ def print_change_doc(env: Env, doc: dict[str, Any]) -> None:
     if not changes:
         env.say(
             "Nothing to do: vpnguard has written nothing here."
-            if doc.get("action") == "unprotect"
+            if doc.get("action") == Action.UNPROTECT
             else "Nothing to do: no browser with a known policy location was found."
         )
-    past = {"create": "Created", "modify": "Updated", "restore": "Restored", "remove": "Removed"}
+    past = {
+        FileAction.CREATE: "Created",
+        FileAction.MODIFY: "Updated",
+        FileAction.RESTORE: "Restored",
+        FileAction.REMOVE: "Removed",
+    }
     future = {
-        "create": "Would create",
-        "modify": "Would update",
-        "restore": "Would restore",
-        "remove": "Would remove",
+        FileAction.CREATE: "Would create",
+        FileAction.MODIFY: "Would update",
+        FileAction.RESTORE: "Would restore",
+        FileAction.REMOVE: "Would remove",
     }
     for c in changes:
-        action = str(c["action"])
-        word = "Unchanged" if action == "unchanged" else (future if dry_run else past)[action]
+        action = FileAction(str(c["action"]))
+        word = (
+            "Unchanged" if action is FileAction.UNCHANGED else (future if dry_run else past)[action]
+        )
         env.say(f"{word:<13} {c['path']}  [{', '.join(c['browsers'])}] {c.get('detail', '')}")
     for n in doc.get("notices") or ():
         env.say(f"Note: {n}")

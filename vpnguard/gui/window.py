@@ -10,8 +10,8 @@ import datetime
 import html
 import itertools
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence
@@ -39,6 +39,7 @@ from vpnguard.core import service
 from vpnguard.core.model import (
     Action,
     CheckPhase,
+    InterfaceKind,
     Level,
     NetworkState,
     Protection,
@@ -51,6 +52,9 @@ from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Tu
 from vpnguard.gui.dialogs import CheckDetailsDialog, Prompter, describe_error
 from vpnguard.gui.settings import Settings
 from vpnguard.gui.worker import TaskRunner
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import AutoModeState, BrowserStatus, StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +185,7 @@ class VpnPanel(QFrame):
         self.headline.setText(net.detail or net.tunnel.value)
         rows = []
         for i in net.interfaces:
-            if i.kind.value == "loopback":
+            if i.kind is InterfaceKind.LOOPBACK:
                 continue
             state = "up" if i.is_up else "down"
             addrs = ", ".join(i.addresses) or "no address"
@@ -239,12 +243,11 @@ class BrowserList(QTreeWidget):
 
     def set_status(
         self,
-        report: Any,
+        report: StatusReport,
         verdicts: Mapping[str, CheckResult],
         restart: set[str],
         stale: bool = False,
     ) -> None:
-        split = report.network is not None and report.network.tunnel is TunnelMode.SPLIT
         selected = self.currentItem()
         keep = selected.data(COL_BROWSER, Qt.ItemDataRole.UserRole) if selected else None
         self.clear()
@@ -272,14 +275,13 @@ class BrowserList(QTreeWidget):
                 Protection.PARTIAL: "status-unprotected",
                 Protection.NONE: "status-unprotected",
             }.get(policy.protection, "status-unknown")
-            if split and policy.protection is Protection.BALANCED:
+            advice = service.level_advice(policy.protection, report.network)
+            if policy.protection is Protection.BALANCED and not advice.holds:
                 icon = "status-unprotected"
                 item.setText(COL_PROTECTION, "Balanced: not enough here")
-                item.setToolTip(
-                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
-                )
+                item.setToolTip(COL_PROTECTION, advice.reason)
             pending = policy.restart_needed or b.id in restart
-            weak = split and policy.protection is Protection.BALANCED
+            weak = policy.protection is Protection.BALANCED and not advice.holds
             if (
                 pending
                 and not weak
@@ -389,7 +391,7 @@ class MainWindow(QMainWindow):
         self.runner = runner or TaskRunner(parent=self)
         self.prompter = prompter or Prompter(self)
         self.store = store or wording.LastCheckStore(settings.path.parent / "last-check.json")
-        self.report: Any = None
+        self.report: StatusReport | None = None
         self.verdicts: dict[str, CheckResult] = {}
         self.restart: set[str] = set()
         self.last_error: BaseException | None = None
@@ -398,7 +400,7 @@ class MainWindow(QMainWindow):
         self.saved: wording.LastCheck | None = None
         self.own_result: CheckResult | None = None
         self.stale = False
-        self.auto: Any = None
+        self.auto: AutoModeState | None = None
         self.checking = False
         self.refresh_again = False
         self.setWindowTitle("vpnguard")
@@ -661,11 +663,10 @@ class MainWindow(QMainWindow):
         if reason:
             self.check_summary.setText(reason)
 
-    def _holds(self) -> tuple[Protection, ...]:
+    def _holds(self, b: BrowserStatus) -> bool:
+        """Does this browser's protection hold on this network (the core's rule)?"""
         net = self.report.network if self.report is not None else None
-        if net is None or net.tunnel is not TunnelMode.SPLIT:
-            return (Protection.STRICT, Protection.BALANCED)
-        return (Protection.STRICT,)  # balanced fails in a split tunnel
+        return service.level_advice(b.policy.protection, net).holds
 
     def _pending(self) -> list[Any]:
         """Browsers whose running instance has not applied the written policy yet."""
@@ -677,11 +678,7 @@ class MainWindow(QMainWindow):
         if not self.stale and any(r.verdict is Verdict.LEAK for r in self.verdicts.values()):
             return "leak"
         writable = self._writable()
-        if (
-            writable
-            and all(b.policy.protection in self._holds() for b in writable)
-            and not self._pending()
-        ):
+        if writable and all(self._holds(b) for b in writable) and not self._pending():
             return "protected"
         return "unprotected"
 
@@ -695,7 +692,7 @@ class MainWindow(QMainWindow):
             return "vpnguard: looking at your browsers…"
         if not writable:
             return "vpnguard: no browser vpnguard can protect was found"
-        held = [b for b in writable if b.policy.protection in self._holds()]
+        held = [b for b in writable if self._holds(b)]
         pending = [b for b in self._pending() if b in held]
         if len(held) == len(writable):
             if pending:
@@ -712,7 +709,7 @@ class MainWindow(QMainWindow):
             return {}
         return {b.browser.id: b.policy.protection.value for b in self.report.browsers}
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: StatusReport) -> None:
         self.report = report
         running = {b.browser.id for b in report.browsers if b.browser.running}
         self.restart &= running  # a browser that was closed has read the new policy
@@ -825,14 +822,16 @@ class MainWindow(QMainWindow):
             self._fail("Could not read status"),
         )
 
-    def _refreshed(self, snapshot: tuple[Any, Any], quiet: bool = False) -> None:
+    def _refreshed(
+        self, snapshot: tuple[StatusReport, AutoModeState | None], quiet: bool = False
+    ) -> None:
         report, auto = snapshot
         if not quiet:
             self.statusBar().showMessage("Up to date", 3000)
         self._show_report(report)
         self._show_auto(auto)
 
-    def _show_auto(self, auto: Any) -> None:
+    def _show_auto(self, auto: AutoModeState | None) -> None:
         self.auto = auto
         if auto is None:
             self.auto_label.setVisible(False)
@@ -869,7 +868,7 @@ class MainWindow(QMainWindow):
             self._fail("Could not prepare undo"),
         )
 
-    def _names(self, ids: Any) -> str:
+    def _names(self, ids: Iterable[str]) -> str:
         names = {b.browser.id: b.browser.name for b in self.report.browsers} if self.report else {}
         return ", ".join(names.get(i, i) for i in ids)
 
@@ -938,7 +937,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(False)
         QTimer.singleShot(1000, self.cancel_button, lambda: self.cancel_button.setEnabled(True))
 
-    def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
+    def _applied(self, result: tuple[Outcome, StatusReport, AutoModeState | None]) -> None:
         outcome, report, auto = result
         self._show_auto(auto)
         self.last_outcome = outcome
