@@ -172,10 +172,13 @@ class VpnPanel(QFrame):
             )
         elif net.tunnel is TunnelMode.SPLIT:
             self._set_icon("vpn-split")
-            self.sub.setText(
-                "Part of your traffic bypasses the VPN. Only Strict keeps sites from seeing "
-                "the address that traffic leaves with; Balanced does not hold here."
-            )
+            text = "Part of your traffic bypasses the VPN."
+            if not service.level_advice(Level.BALANCED, net).holds:  # the rule is core's
+                text += (
+                    " Only Strict keeps sites from seeing the address that traffic leaves "
+                    "with; Balanced does not hold here."
+                )
+            self.sub.setText(text)
         else:
             self._set_icon("vpn-down")
             self.sub.setText(
