@@ -272,3 +272,10 @@ def test_views_and_calls_join_the_summary_per_browser() -> None:
         "Chromium: Calls work (through a relay over TCP). "
         "Firefox ESR: Calls are blocked by this protection."
     )
+
+
+def test_a_leak_heads_the_protection_box_at_once(make_window: Any) -> None:
+    w = make_window(checker=demo.SimulatedChecker({"chromium": "leak"}, seconds=0.01))
+    w.refresh()
+    w.check()
+    assert w.protect_box.title() == "Protection: The last check found a leak"

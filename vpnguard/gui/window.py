@@ -735,6 +735,9 @@ class MainWindow(QMainWindow):
         self._show_warnings()
         self._show_check()
         self._update_buttons()
+        self._emit_state()
+
+    def _emit_state(self) -> None:
         # The state in one line, where the action is (as VPN apps head their first screen).
         sentence = self.state_sentence().removeprefix("vpnguard: ")
         self.protect_box.setTitle(f"Protection: {sentence[:1].upper()}{sentence[1:]}")
@@ -1055,7 +1058,7 @@ class MainWindow(QMainWindow):
             self.check_summary.setText("Your browsers have not been checked here yet.")
         self._show_warnings()
         self._show_check()
-        self.state_changed.emit(self.overall_state())
+        self._emit_state()
 
     def show_details(self, browser_id: str) -> None:
         result = self.own_result if browser_id == "interactive" else self.verdicts.get(browser_id)
