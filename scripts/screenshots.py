@@ -1,12 +1,25 @@
 #!/usr/bin/env python3
 """Render the desktop app's main states into docs/screenshots/*.png.
 
-Runs the real core against a fake Debian tree (chromium + firefox-esr) with
-a fixed network and a simulated leak check, because a tree has neither a
-network nor runnable browsers. Run under Xvfb so fonts and styles are the
-real ones:
+Two sources:
 
-    xvfb-run -a -s "-screen 0 1280x900x24" .venv/bin/python scripts/screenshots.py
+* ``this-machine-*.png``: the real app on the machine that runs the script
+  (real browser detection, real network, nothing written), at the minimum,
+  a typical and a large window size, and after a real leak check.
+* every other state (unprotected, protected, leak, split tunnel, conflict,
+  check in progress): the real core against a fake Debian tree (chromium +
+  firefox-esr) with a fixed network and a simulated leak check, because
+  protecting would otherwise write this machine's /etc. Main states are shot
+  at the three sizes too (``-min``, ``-large`` suffixes; the typical size has
+  none).
+
+Run under Xvfb so fonts and styles are the real ones:
+
+    flock /tmp/vpnguard-system.lock \
+        xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/screenshots.py
+
+(``this-machine-checked.png`` runs a real leak check with this machine's
+browsers, hence the lock.)
 """
 
 from __future__ import annotations
@@ -19,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+TYPICAL = (880, 640)
+LARGE = (1400, 950)
 sys.path.insert(0, str(REPO))
 
 
@@ -46,17 +61,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(REPO / "docs" / "screenshots"))
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (HiDPI)")
+    parser.add_argument(
+        "--no-real-check", action="store_true", help="skip the real leak check on this machine"
+    )
     args = parser.parse_args()
     import os
 
     os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    from PySide6.QtCore import QSize
     from PySide6.QtWidgets import QApplication
 
     from tests import fakeroot
     from vpnguard.gui import demo, theme
     from vpnguard.gui.backend import Backend
     from vpnguard.gui.settings import Settings
-    from vpnguard.gui.window import MainWindow
+    from vpnguard.gui.window import COL_CHECK, MainWindow
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +111,7 @@ def main() -> int:
         )
         prompter: Any = AutoPrompter()
         w = MainWindow(backend, Settings(tmp / name / "gui.ini"), prompter=prompter)
-        w.resize(900, 620)
+        w.resize(*TYPICAL)
         w.show()
         wait(lambda: w.report is not None and not w.runner.busy)
         settle()
@@ -104,8 +123,35 @@ def main() -> int:
         w.grab().save(str(path))
         print(path)
 
+    def sizes(w: Any, name: str) -> None:
+        """The same state at the minimum, typical and large size."""
+        for suffix, size in (("-min", None), ("-large", LARGE), ("", TYPICAL)):
+            w.resize(w.minimumSize() if size is None else QSize(*size))
+            settle()
+            shot(w, name + suffix)
+
+    # The real app on this machine: real detection and network, nothing written.
+    from vpnguard.gui.backend import HelperWriter
+
+    real = MainWindow(
+        Backend(None, writer=HelperWriter(lambda _r: {})),
+        Settings(tmp / "real" / "gui.ini"),
+        prompter=AutoPrompter(),
+    )
+    real.resize(*TYPICAL)
+    real.show()
+    wait(lambda: real.report is not None and not real.runner.busy)
+    sizes(real, "this-machine")
+    # A real leak check with this machine's browsers (headless, nothing written). It
+    # starts real browsers: run the script under flock /tmp/vpnguard-system.lock.
+    if real.check_button.isEnabled() and not args.no_real_check:
+        real.check()
+        wait(lambda: not real.checking, timeout=120)
+        shot(real, "this-machine-checked")
+    real.close()
+
     w = window("unprotected", "full", {}, 0.2, False)
-    shot(w, "unprotected")
+    sizes(w, "unprotected")
     w.protect()
     wait(lambda: not w.runner.busy)
     from vpnguard.gui.dialogs import Prompter
@@ -117,13 +163,21 @@ def main() -> int:
     w.check()
     wait(lambda: not w.runner.busy)
     w.list.setCurrentItem(None)
-    shot(w, "protected")
+    sizes(w, "protected")
     w.close()
 
     w = window("leak", "full", {"chromium": "leak"}, 0.2, False)
     w.check()
     wait(lambda: not w.runner.busy)
-    shot(w, "leak-found")
+    sizes(w, "leak-found")
+    w.close()
+
+    w = window(
+        "notproven", "full", {"chromium": "inconclusive", "firefox-esr": "inconclusive"}, 0.2, False
+    )
+    w.check()
+    wait(lambda: not w.runner.busy)
+    shot(w, "not-proven")
     w.close()
 
     w = window("split", "split", {}, 0.2, False)
@@ -143,9 +197,9 @@ def main() -> int:
     shot(w, "conflict")
     w.close()
 
-    w = window("progress", "full", {}, 6.0, True)
+    w = window("progress", "full", {}, 1.5, True)
     w.check()
-    wait(lambda: w.list.items["firefox-esr"].text(4) == "Gathering…")
+    wait(lambda: w.list.items["firefox-esr"].text(COL_CHECK) == "Testing…")
     shot(w, "check-in-progress")
     wait(lambda: not w.runner.busy)
     w.close()

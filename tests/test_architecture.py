@@ -29,9 +29,16 @@ FRONT_ENDS = {
 
 # Which other front ends a front end may start. The CLI is the command line of
 # the VPN-client hooks and auto mode (`vpnguard hook`, `vpnguard watch`) and
-# opens the app (`vpnguard gui`); the app asks for elevation through the helper.
+# opens the app (`vpnguard gui`); the app, and `protect`/`unprotect` run by an
+# ordinary user, ask for elevation through the helper.
 MAY_START = {
-    "cli": {"vpnguard.vpnclient", "vpnguard.gui.app", "vpnguard.cli", "vpnguard.commands"},
+    "cli": {
+        "vpnguard.vpnclient",
+        "vpnguard.gui.app",
+        "vpnguard.cli",
+        "vpnguard.commands",
+        "vpnguard.elevation",
+    },
     "gui": {"vpnguard.elevation", "vpnguard.gui"},
     "vpnclient": {"vpnguard.vpnclient"},
     "privileged": {"vpnguard.privileged", "vpnguard.elevation"},

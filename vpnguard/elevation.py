@@ -9,12 +9,15 @@ what the helper accepts and why a caller cannot choose paths.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -28,20 +31,100 @@ from vpnguard.core.service import current_os
 #: ``org.freedesktop.policykit.exec.path`` annotation names this exact path.
 LINUX_HELPER = "/usr/libexec/vpnguard/vpnguard-helper"
 POLKIT_ACTION = "org.vpnguard.protect"
-PKEXEC_CANCELLED = 126  # the user dismissed the authentication dialog
-PKEXEC_NOT_AUTHORIZED = 127  # not authorized (or no polkit agent could ask)
+# pkexec(1), RETURN VALUE: 126 when "the user dismissed the authentication
+# dialog"; 127 when "the calling process is not authorized or an authorization
+# could not be obtained through authentication or an error occurred". The
+# kind of 127 is only in pkexec's stderr (polkit 122, src/programs/pkexec.c):
+#   "Error executing command as another user: Not authorized"
+#   "Error executing command as another user: No authentication agent found."
+#   "Error getting authority: ..." / "Error checking for authorization ...":
+#       polkitd (or the system bus) is not reachable.
+PKEXEC_CANCELLED = 126
+PKEXEC_NOT_AUTHORIZED = 127
 WINDOWS_CANCELLED = 1223  # ERROR_CANCELLED: the user said no to UAC
 HELPER_TIMEOUT_S = 300.0  # the user may take a while to type a password
+#: A "Not authorized" faster than this came without a password prompt: the
+#: system's rules refuse this account outright (it is not an administrator).
+NO_PROMPT_S = 1.0
 
 
-class ElevationCancelled(VpnguardError):
+class ElevationError(VpnguardError):
+    """Asking for admin rights did not work; ``stderr`` keeps what the tool said."""
+
+    exit_code = ExitCode.PERMISSION
+    stderr = ""
+
+
+class ElevationCancelled(ElevationError):
+    """The user closed or cancelled the password prompt (or pressed Cancel in the app)."""
+
     exit_code = ExitCode.PERMISSION
     kind = "cancelled"
 
 
-class ElevationDenied(VpnguardError):
+class ElevationDenied(ElevationError):
+    """The password was not accepted, or the prompt went away without an answer."""
+
     exit_code = ExitCode.PERMISSION
     kind = "not_authorized"
+
+
+class ElevationNotAdmin(ElevationError):
+    """The system's rules refused this account without asking for a password."""
+
+    exit_code = ExitCode.PERMISSION
+    kind = "not_admin"
+
+
+class ElevationNoAgent(ElevationError):
+    """No polkit authentication agent runs in this session, so nobody can ask."""
+
+    exit_code = ExitCode.PERMISSION
+    kind = "no_agent"
+
+
+class ElevationNoPolkit(ElevationError):
+    """polkitd (or the system D-Bus) is not running."""
+
+    exit_code = ExitCode.PERMISSION
+    kind = "no_polkit"
+
+
+SUDO_HINT = "or run 'sudo vpnguard protect' in a terminal"
+
+
+def pkexec_failure(returncode: int, stderr: str, elapsed: float) -> ElevationError | None:
+    """What a pkexec exit without a helper answer means, as an error a person can act on.
+
+    ``elapsed`` (seconds pkexec ran) tells a refusal without a prompt from a
+    password that was not accepted; both are "Not authorized" to pkexec.
+    """
+    if returncode == PKEXEC_CANCELLED:
+        return ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+    if returncode != PKEXEC_NOT_AUTHORIZED:
+        return None
+    if "No authentication agent found" in stderr:
+        return ElevationNoAgent(
+            "No password prompt could be shown: no authentication agent runs in your "
+            "session (a desktop session normally starts one). Nothing was changed. Log in to "
+            f"a graphical session, {SUDO_HINT}."
+        )
+    if "Error getting authority" in stderr or "Error checking for authorization" in stderr:
+        return ElevationNoPolkit(
+            "The system's authorization service (polkit) is not running, so vpnguard cannot "
+            "ask for an administrator password. Nothing was changed. Start it "
+            f"('systemctl start polkit'), {SUDO_HINT}."
+        )
+    if "Not authorized" in stderr and elapsed < NO_PROMPT_S:
+        return ElevationNotAdmin(
+            "This account may not change browser policy on this computer: it is not an "
+            "administrator, and no password was asked. Nothing was changed. Ask an "
+            "administrator to protect the browsers."
+        )
+    return ElevationDenied(
+        "The password was not accepted, or the password prompt closed without an answer. "
+        "Nothing was changed. Try again with an administrator's password."
+    )
 
 
 class Method(StrEnum):
@@ -142,8 +225,11 @@ class Elevator(ABC):
     @abstractmethod
     def plan(self, req: bytes) -> Plan: ...
 
-    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
-        """The person-readable error for a run that gave no answer, when the prompt says why."""
+    def refusal(self, returncode: int, stderr: bytes, elapsed: float = 0.0) -> VpnguardError | None:
+        """The person-readable error for a run that gave no answer, when the prompt says why.
+
+        ``elapsed``: seconds the elevation tool ran (a refusal without a prompt is quick).
+        """
         return None
 
 
@@ -151,22 +237,15 @@ class PolkitElevator(Elevator):
     def plan(self, req: bytes) -> Plan:
         return plan_linux(req, helper_command(self.python))
 
-    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
-        if returncode == PKEXEC_CANCELLED:
-            return ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
-        if returncode == PKEXEC_NOT_AUTHORIZED:
-            return ElevationDenied(
-                "Not authorized: your account may not change browser policy, or no "
-                "authentication agent was available to ask for a password. Nothing was changed."
-            )
-        return None
+    def refusal(self, returncode: int, stderr: bytes, elapsed: float = 0.0) -> VpnguardError | None:
+        return pkexec_failure(returncode, stderr.decode("utf-8", "replace"), elapsed)
 
 
 class UacElevator(Elevator):
     def plan(self, req: bytes) -> Plan:
         return plan_windows(req, _default_helper(self.python, OS.WINDOWS))
 
-    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
+    def refusal(self, returncode: int, stderr: bytes, elapsed: float = 0.0) -> VpnguardError | None:
         if returncode == WINDOWS_CANCELLED:
             return ElevationCancelled("You declined the administrator prompt. Nothing was changed.")
         return None
@@ -176,7 +255,7 @@ class OsascriptElevator(Elevator):
     def plan(self, req: bytes) -> Plan:
         return plan_macos(req, _default_helper(self.python, OS.MACOS))
 
-    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
+    def refusal(self, returncode: int, stderr: bytes, elapsed: float = 0.0) -> VpnguardError | None:
         if b"-128" in stderr:  # "User canceled."
             return ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
         return None
@@ -216,23 +295,73 @@ def plan(req: bytes, os_: OS | None = None, python: str = sys.executable) -> Pla
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 
 
-def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
-    """Run the plan; the helper's JSON answer, or a :class:`VpnguardError` a person understands."""
-    if p.method is Method.PKEXEC and shutil.which(p.argv[0]) is None and runner is subprocess.run:
+def run_cancellable(
+    argv: Sequence[str],
+    stdin: bytes | None,
+    cancel: threading.Event,
+    timeout: float = HELPER_TIMEOUT_S,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv``; when ``cancel`` is set, terminate it and raise :class:`ElevationCancelled`.
+
+    pkexec keeps the caller's real uid while it waits for the password, so the
+    caller may signal it; once the helper runs as root it can no longer be
+    signalled, and it finishes on its own in well under a second.
+    """
+    proc = subprocess.Popen(
+        list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    end = time.monotonic() + timeout
+    data: bytes | None = stdin or b""
+    while True:
+        try:
+            out, err = proc.communicate(data, timeout=0.1)
+            return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+        except subprocess.TimeoutExpired:
+            data = None  # communicate() already sent it
+        if cancel.is_set() or time.monotonic() > end:
+            with contextlib.suppress(PermissionError):  # already root's: it finishes quickly
+                proc.terminate()
+            try:
+                proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            if cancel.is_set():
+                raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+            raise subprocess.TimeoutExpired(list(argv), timeout)
+
+
+def run_plan(
+    p: Plan, runner: Runner | None = None, cancel: threading.Event | None = None
+) -> dict[str, Any]:
+    """Run the plan; the helper's JSON answer, or a :class:`VpnguardError` a person understands.
+
+    ``cancel`` (the app's Cancel button) stops a pending password prompt.
+    """
+    if p.method is Method.PKEXEC and runner is None and shutil.which(p.argv[0]) is None:
         raise NeedsElevationError(
             "pkexec is not installed: install the 'pkexec' package (polkit) to let vpnguard "
-            "ask for your password, or run 'sudo vpnguard protect' in a terminal"
+            f"ask for your password, {SUDO_HINT}"
         )
+    t0 = time.monotonic()
     try:
-        proc = runner(
-            list(p.argv), input=p.stdin, capture_output=True, timeout=HELPER_TIMEOUT_S, check=False
-        )
+        if runner is None:
+            proc = run_cancellable(p.argv, p.stdin, cancel or threading.Event())
+        else:
+            proc = runner(
+                list(p.argv),
+                input=p.stdin,
+                capture_output=True,
+                timeout=HELPER_TIMEOUT_S,
+                check=False,
+            )
     except subprocess.TimeoutExpired:
         raise RefusedError(
             "the administrator prompt was not answered in time; nothing changed"
         ) from None
     except OSError as exc:
         raise NeedsElevationError(f"could not start {p.argv[0]}: {exc}") from None
+    elapsed = time.monotonic() - t0
     out = proc.stdout.decode("utf-8", "replace").strip()
     doc: dict[str, Any] | None = None
     if out:
@@ -242,10 +371,12 @@ def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
         except ValueError:
             doc = None
     if doc is None:
-        refused = BY_METHOD[p.method]().refusal(proc.returncode, proc.stderr)
-        if refused is not None:
-            raise refused
         err = proc.stderr.decode("utf-8", "replace").strip()
+        refused = BY_METHOD[p.method]().refusal(proc.returncode, proc.stderr, elapsed)
+        if refused is not None:
+            if isinstance(refused, ElevationError):
+                refused.stderr = err
+            raise refused
         raise VpnguardError(
             f"the privileged helper failed (exit {proc.returncode}): {err or 'no output'}"
         )

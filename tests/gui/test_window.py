@@ -16,7 +16,7 @@ from vpnguard.core.errors import NeedsElevationError
 from vpnguard.core.model import Protection
 from vpnguard.gui import demo
 from vpnguard.gui.backend import Backend
-from vpnguard.gui.window import COL_CHECK, COL_PROTECTION, COL_RUNNING, COL_VERSION
+from vpnguard.gui.window import COL_BROWSER, COL_CHECK, COL_NOTE, COL_PROTECTION
 
 CHROMIUM_FILE = "etc/chromium/policies/managed/vpnguard.json"
 FIREFOX_FILE = "etc/firefox/policies/policies.json"
@@ -27,10 +27,10 @@ def test_shows_detected_browsers_and_network(make_window: Any) -> None:
     w.refresh()
     assert list(w.list.items) == ["chromium", "firefox-esr"]
     chromium = w.list.items["chromium"]
-    assert chromium.text(COL_VERSION).startswith("156.0")
-    assert w.list.items["firefox-esr"].text(COL_VERSION).startswith("153.7")
+    assert chromium.toolTip(COL_BROWSER).startswith("Chromium 156.0")
+    assert w.list.items["firefox-esr"].toolTip(COL_BROWSER).startswith("Firefox ESR 153.7")
     assert chromium.text(COL_PROTECTION) == "Not protected"
-    assert chromium.text(COL_RUNNING) == "—"
+    assert chromium.text(COL_BROWSER) == "Chromium"  # not running
     assert w.vpn.headline.text() == "WireGuard wg0 is up and carries your internet traffic."
     assert w.overall_state() == "unprotected"
     assert w.undo_button.isEnabled() is False
@@ -41,7 +41,7 @@ def test_split_tunnel_is_said_plainly(make_window: Any) -> None:
     w = make_window(network="split")
     w.refresh()
     assert "bypasses it (split tunnel)" in w.vpn.headline.text()
-    assert "'balanced' does not hold in a split tunnel" in w.vpn.sub.text()
+    assert "Balanced does not hold here" in w.vpn.sub.text()  # plain words; the rule is core's
     w.vpn.toggle.setChecked(True)
     assert "eth0" in w.vpn.details.text() and "outside the VPN" in w.vpn.details.text()
 
@@ -66,7 +66,7 @@ def test_protect_writes_files_then_undo_restores(
     ff = json.loads(admin.read_text())["policies"]
     assert ff["DisableTelemetry"] is True
     assert ff["Preferences"]["media.peerconnection.ice.proxy_only"]["Status"] == "locked"
-    assert w.list.items["chromium"].text(COL_PROTECTION) == "Strict"
+    assert w.list.items["chromium"].text(COL_PROTECTION) == "Protected (Strict)"
     assert w.overall_state() == "protected"
     assert w.undo_button.isEnabled()
 
@@ -94,13 +94,15 @@ def test_balanced_explained_and_restart_offered(
     w = make_window(network="split", running=frozenset({"firefox-esr"}))
     w.refresh()
     w.level.setCurrentIndex(1)
-    assert "Does NOT hold in a split tunnel" in w.level_help.text()
+    assert "Not enough when part of your traffic bypasses the VPN" in w.level_help.text()
+    assert "Does NOT hold in a split tunnel" in w.level_tech.text()  # behind Details
     w.protect()
     details = prompter.confirms[-1][2]
     assert "'balanced' does not hold in a split tunnel" in details
     assert "Firefox ESR is running: restart it" in details
-    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Balanced"
-    assert w.list.itemWidget(w.list.items["firefox-esr"], 5) is not None  # Restart needed…
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Balanced: not enough here"
+    assert w.list.items["firefox-esr"].text(COL_BROWSER) == "Firefox ESR (running)"
+    assert w.list.itemWidget(w.list.items["firefox-esr"], COL_NOTE) is not None  # Restart needed…
     assert any("Restart needed" in t for t, _, _ in prompter.infos)
     assert any("balanced" in warning for warning in w.report.warnings)
     assert w.overall_state() == "unprotected"  # balanced does not hold in a split tunnel
@@ -167,7 +169,12 @@ def test_errors_surface_as_messages(make_window: Any, tree: Path, prompter: Any)
     w.refresh()
     w.protect()
     title, exc = prompter.errors[-1]
-    assert title == "Protection failed"
+    assert title == "Could not protect"
+    status = w.statusBar().currentMessage()
+    assert (
+        status.startswith("Could not protect: Cannot write /etc/chromium")
+        and "failed" not in status
+    )
     from vpnguard.gui.dialogs import describe_error
 
     text, detail = describe_error(exc)
@@ -217,11 +224,11 @@ def test_preview_without_rights_is_estimated(tree: Path, monkeypatch: pytest.Mon
 
 def test_window_state_is_remembered(make_window: Any, tmp_path: Path) -> None:
     w = make_window()
-    w.resize(700, 500)
+    w.resize(700, 650)
     w.show()
     w.close()
     w2 = make_window()
-    assert (w2.width(), w2.height()) == (700, 500)
+    assert (w2.width(), w2.height()) == (700, 650)
     assert (tmp_path / "cfg" / "gui.ini").is_file()
 
 
@@ -231,7 +238,7 @@ def test_keyboard_and_accessible_names(make_window: Any) -> None:
     for widget in (w.protect_button, w.undo_button, w.check_button, w.own_button, w.level, w.list):
         assert widget.accessibleName()
     assert "&" in w.protect_button.text() and "&" in w.check_button.text()
-    assert w.protect_button.isDefault()
+    assert not w.protect_button.isDefault()  # a default frame would hide the focus frame
 
 
 def test_tray_is_optional(make_window: Any) -> None:
@@ -321,7 +328,7 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
     w = make_window()
     w.refresh()
     assert w.auto is not None and not w.auto.running
-    assert "Auto mode is off" in w.auto_label.text()
+    assert "Automatic protection while a VPN is up is off" in w.auto_label.text()
     # What auto_mode_state() reports while vpnguard watch runs (its own tests cover reading it).
     import os
 
@@ -331,7 +338,7 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
         True, os.getpid(), "strict", ("wg0",), (), True, None
     )
     w.refresh()
-    assert "Auto mode is on" in w.auto_label.text() and "wg0" in w.auto_label.text()
+    assert "Automatic protection is on" in w.auto_label.text() and "wg0" in w.auto_label.text()
 
 
 def test_conflict_names_the_other_source(make_window: Any, tree: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
+from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate, with_hint
+from vpnguard.core.errors import NeedsElevationError
 from vpnguard.core.model import Action, FileAction
 
 if TYPE_CHECKING:
@@ -26,25 +28,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="show what would change; write nothing"
     )
     add_browser_option(parser)
+    add_elevate_option(parser)
     add_common(parser)
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from vpnguard.core import service
 
-    report = service.protect(args.level, args.browsers, dry_run=args.dry_run, root=args.root)
+    try:
+        report = service.protect(args.level, args.browsers, dry_run=args.dry_run, root=args.root)
+    except NeedsElevationError as exc:
+        if not may_elevate(args):
+            raise with_hint(exc, "protect", args) from None
+        print_change_doc(env, elevate("protect", args, exc))
+        return 0
     print_change(env, report)
     return 0
 
 
 def print_change(env: Env, report: ChangeReport) -> None:
+    print_change_doc(env, report.to_json())
+
+
+def print_change_doc(env: Env, doc: dict[str, Any]) -> None:
+    """A change report as JSON (``--json``) or lines; the helper answers with the same JSON."""
     if env.json:
-        env.emit_json(report.to_json())
+        env.emit_json(doc)
         return
-    if not report.changes:
+    changes = doc.get("changes") or []
+    dry_run = bool(doc.get("dry_run"))
+    if not changes:
         env.say(
             "Nothing to do: vpnguard has written nothing here."
-            if report.action is Action.UNPROTECT
+            if doc.get("action") == Action.UNPROTECT
             else "Nothing to do: no browser with a known policy location was found."
         )
     past = {
@@ -59,14 +75,14 @@ def print_change(env: Env, report: ChangeReport) -> None:
         FileAction.RESTORE: "Would restore",
         FileAction.REMOVE: "Would remove",
     }
-    for c in report.changes:
-        if c.action is FileAction.UNCHANGED:
-            word = "Unchanged"
-        else:
-            word = (future if report.dry_run else past)[c.action]
-        env.say(f"{word:<13} {c.path}  [{', '.join(c.browsers)}] {c.detail}")
-    for n in report.notices:
+    for c in changes:
+        action = FileAction(str(c["action"]))
+        word = (
+            "Unchanged" if action is FileAction.UNCHANGED else (future if dry_run else past)[action]
+        )
+        env.say(f"{word:<13} {c['path']}  [{', '.join(c['browsers'])}] {c.get('detail', '')}")
+    for n in doc.get("notices") or ():
         env.say(f"Note: {n}")
-    if not report.dry_run:
-        for b in report.status.browsers:
-            env.say(f"  {b.browser.name}: {b.policy.protection.value}")
+    if not dry_run:
+        for b in (doc.get("status") or {}).get("browsers") or ():
+            env.say(f"  {b.get('name', b.get('id'))}: {b.get('protection')}")

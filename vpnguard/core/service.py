@@ -45,11 +45,14 @@ from vpnguard.core.policy.status import read_states
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     # the writing machinery is imported only when something is written
     from vpnguard.core.export import ExportResult as ExportResult
+    from vpnguard.core.leakcheck import CallSpec as CallSpec
     from vpnguard.core.leakcheck import CheckReport as CheckReport
+    from vpnguard.core.leakcheck import ViewName as ViewName
     from vpnguard.core.policy.registry import Registry
 
 log = get_logger(__name__)  # imports logging only if a message is emitted
@@ -350,14 +353,22 @@ def check(
     progress: Callable[[str, CheckPhase], None] | None = None,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
+    views: Sequence[ViewName] | None = None,
+    calls: Sequence[CallSpec] | None = None,
+    open_url: Callable[[str], bool] | None = None,
 ) -> CheckReport:
     """Run the leak check in every installed browser (or ``browsers``) at once.
 
+    Each browser is checked in both views (any page, and a site allowed
+    camera and microphone) and places a real call; ``views``/``calls``
+    narrow or replace those (see :func:`vpnguard.core.leakcheck.run_check`).
     ``progress`` gets ``(browser_id, phase)`` from worker threads. Raises
     RefusedError when none of the asked-for browsers is installed.
+    ``open_url`` opens the page in the user's own browser (``interactive``);
+    a long-lived caller passes one that reaps its child.
     """
     from vpnguard.core.errors import RefusedError
-    from vpnguard.core.leakcheck import DEFAULT_STUN, run_check
+    from vpnguard.core.leakcheck import DEFAULT_STUN, DEFAULT_VIEWS, run_check
     from vpnguard.core.network import detect_network
 
     h = _host(root, host)
@@ -382,7 +393,39 @@ def check(
         timeout=timeout,
         interactive=interactive,
         progress=progress,
+        views=tuple(views) if views else DEFAULT_VIEWS,
+        calls=calls,
+        open_url=open_url,
     )
+
+
+def watch_paths(
+    root: str | os.PathLike[str] | None = None, host: Host | None = None
+) -> tuple[str, ...]:
+    """The files and folders whose change can change :func:`status`: a front end watches them.
+
+    Each installed browser's policy file (or its managed directory), the
+    nearest existing folder of the ones not created yet, and vpnguard's state
+    folder (journal, auto mode). Filesystem targets only (registry keys and
+    macOS domains are not files).
+    """
+    from vpnguard.core.model import TargetKind
+    from vpnguard.core.policy.engine import file_of
+
+    h = _host(root, host)
+    found: list[Path] = [h.state_dir()]
+    for b in detect_browsers_on(h):
+        for t in b.targets:
+            if t.kind not in (TargetKind.CHROMIUM_MANAGED_DIR, TargetKind.FIREFOX_POLICIES_JSON):
+                continue
+            own = h.p(file_of(t.kind, t.location))
+            found += [own, own.parent]
+    out: dict[str, None] = {}
+    for path in found:
+        while not path.exists() and path.parent != path:
+            path = path.parent
+        out[str(path)] = None
+    return tuple(out)
 
 
 # ---- what front ends need besides status/protect/unprotect/check ----------------------------

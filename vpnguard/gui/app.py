@@ -60,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
     app.setWindowIcon(theme.app_icon())
     settings = Settings(config_path(args.config_dir))
     theme.apply_palette(app, settings.appearance)
-    window = MainWindow(Backend(args.root), settings)
+    from vpnguard.gui.results import LastCheckStore
+
+    store = LastCheckStore(
+        None if args.config_dir is None else settings.path.parent / "last-check.json"
+    )
+    window = MainWindow(Backend(args.root), settings, store=store, live=True)
     window.show()
     tray = make_tray(window)
     app.setQuitOnLastWindowClosed(True)

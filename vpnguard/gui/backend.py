@@ -126,19 +126,62 @@ class DirectWriter:
 
 
 class HelperWriter:
-    """Asks the privileged helper (pkexec / UAC / osascript); see vpnguard.elevation."""
+    """Asks the privileged helper (pkexec / UAC / osascript); see vpnguard.elevation.
+
+    :meth:`cancel` (the window's Cancel button, any thread) ends a pending
+    password prompt, also one about to start; the next :meth:`apply` is not affected.
+    """
 
     elevated = True
 
     def __init__(self, run: Callable[[bytes], dict[str, Any]] | None = None) -> None:
         self._run = run
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
 
     def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard import elevation
 
         req = elevation.request(op, level, browsers)
-        doc = self._run(req) if self._run else elevation.run_plan(elevation.plan(req))
+        try:
+            if self._run:
+                doc = self._run(req)
+            else:
+                doc = elevation.run_plan(elevation.plan(req), cancel=self._cancel)
+        finally:  # a Cancel pressed for this prompt never cancels the next one
+            self._cancel = threading.Event()
         return Outcome.from_json(doc, elevated=True)
+
+
+def open_and_reap(url: str) -> bool:
+    """Open ``url`` in the user's default browser without leaving a zombie behind.
+
+    ``webbrowser.open`` starts ``xdg-open`` and never waits for it, so a
+    long-running app collects one defunct child per "Check in my own
+    browser". Here a daemon thread waits for it.
+    """
+    import shutil
+    import subprocess
+
+    opener = shutil.which("xdg-open") if sys.platform.startswith("linux") else None
+    if opener is None:
+        import webbrowser
+
+        return webbrowser.open(url)
+    try:
+        proc = subprocess.Popen(
+            [opener, url],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        return False
+    threading.Thread(target=proc.wait, name="vpnguard-reap", daemon=True).start()
+    return True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +274,7 @@ class LeakChecker:
             interactive=interactive,
             progress=progress,
             root=self.root,
+            open_url=open_and_reap,
         )
         results = tuple(
             CheckResult(
@@ -308,6 +352,18 @@ class Backend:
         except Exception:  # auto mode is a side note: never fail a refresh over it
             log.debug("auto mode state unavailable", exc_info=True)
             return None
+
+    def watch_paths(self) -> tuple[str, ...]:
+        """What to watch for outside changes (policy files, vpnguard's state)."""
+        from vpnguard.core import service
+
+        return service.watch_paths(root=self.root)
+
+    def cancel(self) -> None:
+        """Stop a pending administrator prompt, if the writer asks for one."""
+        cancel = getattr(self.writer, "cancel", None)
+        if callable(cancel):
+            cancel()
 
     def snapshot(self) -> tuple[StatusReport, AutoModeState | None]:
         """(status report, auto-mode state): what a refresh shows."""

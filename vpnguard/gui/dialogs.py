@@ -6,7 +6,9 @@ ever blocks on a modal dialog.
 
 from __future__ import annotations
 
+import html
 import json
+import os
 import traceback
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +41,9 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
         detail = f"kind: {exc.kind}\nexit code: {int(exc.exit_code)}"
         if exc.path:
             detail += f"\npath: {exc.path}"
+        said = getattr(exc, "stderr", "")
+        if said:
+            detail += f"\nthe tool said: {said}"
         return text, detail
     text = (
         "Something went wrong inside vpnguard. Nothing more was changed after the error. "
@@ -97,20 +102,49 @@ class Prompter:
 
 
 class CheckDetailsDialog(QDialog):
-    """Verdict, reason and every candidate the page got for one browser."""
+    """Plain verdict first; per-view and call results; then reasons, candidates, raw JSON."""
 
     def __init__(self, result: CheckResult, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        from vpnguard.gui import results as wording
+
         self.setWindowTitle(f"Leak check details: {result.name}")
         self.resize(640, 480)
         layout = QVBoxLayout(self)
-        head = QLabel(f"<b>{result.name}</b>: {VERDICT_TEXT.get(result.verdict, result.verdict)}")
+        verdict = wording.VERDICT_TEXT.get(result.verdict, result.verdict)
+        head = QLabel(f"<b>{html.escape(result.name)}</b>: {html.escape(verdict)}")
         head.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(head)
-        reason = QLabel(result.reason)
-        reason.setWordWrap(True)
-        reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(reason)
+        lines = [
+            wording.VERDICT_SENTENCE.get(result.verdict, ""),
+            wording.views_sentence(result),
+            wording.call_sentence(result),
+        ]
+        self.plain = QLabel("\n".join(line for line in lines if line))
+        self.plain.setWordWrap(True)
+        self.plain.setAccessibleName("What the check found")
+        layout.addWidget(self.plain)
+        tech = [f"Reason: {result.reason}"]
+        for v in result.details.get("views") or ():
+            if isinstance(v, Mapping):
+                name = wording.VIEW_NAMES.get(str(v.get("name")), str(v.get("name")))
+                tech.append(f"Seen by {name}: {v.get('verdict')} ({v.get('reason', '')})")
+        call = result.details.get("call")
+        if isinstance(call, Mapping):
+            path = call.get("path") if isinstance(call.get("path"), Mapping) else {}
+            assert isinstance(path, Mapping)
+            how = ", ".join(f"{k} {v}" for k, v in path.items() if v)
+            state = f"connected in {call.get('ms')} ms" if call.get("connected") else "no call"
+            tech.append(
+                f"Call test: {state}"
+                + (f" ({how})" if how else "")
+                + f". {call.get('reason') or ''}"
+            )
+        self.reason = QLabel("\n".join(tech))
+        self.reason.setWordWrap(True)
+        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason.setAccessibleName("Technical reason")
+        layout.addWidget(self.reason)
         layout.addWidget(QLabel("Candidates the page received:"))
         cands = QPlainTextEdit("\n".join(result.candidates) or "(none)")
         cands.setReadOnly(True)
@@ -130,16 +164,6 @@ class CheckDetailsDialog(QDialog):
         layout.addWidget(buttons)
 
 
-VERDICT_TEXT: Mapping[str, str] = {
-    "pass": "No leak",
-    "leak": "Leak found",
-    "webrtc_disabled": "WebRTC is off",
-    "inconclusive": "Inconclusive",
-    "error": "Check failed",
-    "skipped": "Not checked",
-}
-
-
 class SettingsDialog(QDialog):
     """Default level, appearance, STUN and TURN servers (TURN password to the keyring)."""
 
@@ -149,9 +173,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("vpnguard settings")
         form = QFormLayout()
         self.level = QComboBox()
-        self.level.addItem("Strict (recommended)", "strict")
-        self.level.addItem("Balanced", "balanced")
-        self.level.setCurrentIndex(0 if settings.level == "strict" else 1)
+        _fill_levels(self.level, settings.level)
         self.level.setAccessibleName("Default protection level")
         form.addRow("Default &level:", self.level)
         self.appearance = QComboBox()
@@ -244,8 +266,24 @@ class SettingsDialog(QDialog):
         return True
 
 
+PLATFORM_NAMES: Mapping[str, str] = {"linux": "Linux", "windows": "Windows", "macos": "macOS"}
+
+
+def _fill_levels(combo: QComboBox, current: str) -> None:
+    from vpnguard.gui.window import LEVEL_CHOICES
+
+    for value, label, _text in LEVEL_CHOICES:
+        combo.addItem(label, value)
+    index = combo.findData(current)
+    combo.setCurrentIndex(max(index, 0))
+
+
 class ExportDialog(QDialog):
-    """Admin policy bundle: platforms, level, output folder (``service.export_bundle``)."""
+    """Admin policy bundle: platforms, level, output folder or .zip (``service.export_bundle``).
+
+    A path the user chose to replace in the file picker ("Replace?" → Yes) is
+    exported with ``force``; any other existing path is refused by the core.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -254,6 +292,9 @@ class ExportDialog(QDialog):
         from vpnguard.core.service import export_platforms
 
         self.setWindowTitle("Export policy bundle")
+        self.setMinimumWidth(520)
+        self.replace: str | None = None  # the path the user agreed to replace
+        self.message = QLabel("")
         layout = QVBoxLayout(self)
         intro = QLabel(
             "Write the same WebRTC policy as files an administrator deploys with their own "
@@ -265,36 +306,69 @@ class ExportDialog(QDialog):
         row = QHBoxLayout()
         self.platforms: dict[str, QCheckBox] = {}
         for p in export_platforms():
-            box = QCheckBox(p.value)
+            box = QCheckBox(PLATFORM_NAMES.get(p.value, p.value))
             box.setChecked(True)
             self.platforms[p.value] = box
             row.addWidget(box)
+        row.addStretch(1)
         form.addRow("Platforms:", row)
         self.level = QComboBox()
-        self.level.addItem("Strict (recommended)", "strict")
-        self.level.addItem("Balanced", "balanced")
-        form.addRow("&Level:", self.level)
+        _fill_levels(self.level, "strict")
+        level_label = QLabel("&Level:")
+        level_label.setBuddy(self.level)
+        form.addRow(level_label, self.level)
         out_row = QHBoxLayout()
         self.out = QLineEdit()
         self.out.setAccessibleName("Output folder or .zip")
+        self.out.setPlaceholderText("a new folder, or a file ending in .zip")
+        self.out.textEdited.connect(lambda _t: self.message.setText(""))
         browse = QPushButton("&Browse…")
         browse.clicked.connect(self._browse)
-        out_row.addWidget(self.out)
+        out_row.addWidget(self.out, 1)
         out_row.addWidget(browse)
-        form.addRow("&Save to:", out_row)
+        out_label = QLabel("&Save to:")
+        out_label.setBuddy(self.out)
+        form.addRow(out_label, out_row)
         layout.addLayout(form)
+        self.message.setWordWrap(True)
+        self.message.setAccessibleName("Export message")
+        self.message.setStyleSheet("color: #c0392b;")
+        layout.addWidget(self.message)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self.try_accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save bundle", "vpnguard-policy.zip", "*.zip")
         if path:
-            self.out.setText(path)
+            self.chosen(path)
 
-    def request(self) -> tuple[list[str], str, str]:
+    def chosen(self, path: str) -> None:
+        """A path from the file picker, which already asked "Replace?" if it exists."""
+        self.out.setText(path)
+        self.replace = path if os.path.exists(path) else None
+        self.message.setText("")
+
+    def try_accept(self) -> bool:
+        out = self.out.text().strip()
+        if not out:
+            self.message.setText("Choose where to save the bundle (a folder or a .zip file).")
+            return False
+        if not any(box.isChecked() for box in self.platforms.values()):
+            self.message.setText("Choose at least one platform.")
+            return False
+        if os.path.exists(out) and out != self.replace:
+            self.message.setText(
+                f"{out} already exists. Choose it with “Browse…” to replace it, or type a new name."
+            )
+            return False
+        self.accept()
+        return True
+
+    def request(self) -> tuple[list[str], str, str, bool]:
         platforms = [name for name, box in self.platforms.items() if box.isChecked()]
-        return platforms, str(self.level.currentData()), self.out.text().strip()
+        out = self.out.text().strip()
+        return platforms, str(self.level.currentData()), out, out == self.replace

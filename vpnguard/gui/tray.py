@@ -10,11 +10,6 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from vpnguard.gui import theme
 from vpnguard.gui.window import MainWindow
 
-TOOLTIPS = {
-    "protected": "vpnguard: your browsers are protected",
-    "unprotected": "vpnguard: some browsers are not protected",
-    "leak": "vpnguard: the last check found a leak",
-}
 ICONS = {
     "protected": "status-protected",
     "unprotected": "status-unprotected",
@@ -40,7 +35,7 @@ class Tray(QSystemTrayIcon):
 
     def set_state(self, state: str) -> None:
         self.setIcon(theme.icon(ICONS.get(state, "status-unknown")))
-        self.setToolTip(TOOLTIPS.get(state, "vpnguard"))
+        self.setToolTip(self.window.state_sentence())  # true for every mix, from the window
 
     def open(self) -> None:
         self.window.showNormal()
