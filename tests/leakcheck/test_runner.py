@@ -26,17 +26,20 @@ time.sleep(300)
 CRASH = 'sys.stderr.write("Trace/breakpoint trap\\n"); sys.exit(1)'
 REPORTER = """
 import json, urllib.request
-url = sys.argv[-1]
-page = urllib.request.urlopen(url, timeout=5).read().decode()
-cfg = json.loads(page.split('id="vpnguard-config">')[1].split("</script>")[0])
-origin = url.split("/", 3)
-origin = origin[0] + "//" + origin[2]
-doc = {"slot": cfg["slot"], "secret": cfg["secret"], "webrtc": WEBRTC, "candidates": CANDS,
-       "user_agent": "fake", "gathering_state": "complete", "timed_out": False, "error": None,
-       "timings": {}, "media": "granted" if cfg["media"] else None}
-req = urllib.request.Request(origin + cfg["report_url"], json.dumps(doc).encode(),
-      {"Content-Type": "application/json", "Origin": origin}, method="POST")
-urllib.request.urlopen(req, timeout=5)
+def page(url):
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    cfg = json.loads(body.split('id="vpnguard-config">')[1].split("</script>")[0])
+    origin = url.split("/", 3)
+    origin = origin[0] + "//" + origin[2]
+    if cfg["frame_url"]:  # like a browser: the framed page loads and reports too
+        page(cfg["frame_url"])
+    doc = {"slot": cfg["slot"], "secret": cfg["secret"], "webrtc": WEBRTC, "candidates": CANDS,
+           "user_agent": "fake", "gathering_state": "complete", "timed_out": False,
+           "error": None, "timings": {}, "media": "granted" if cfg["media"] else None}
+    req = urllib.request.Request(origin + cfg["report_url"], json.dumps(doc).encode(),
+          {"Content-Type": "application/json", "Origin": origin}, method="POST")
+    urllib.request.urlopen(req, timeout=5)
+page(sys.argv[-1])
 time.sleep(300)  # like a browser: keeps running until killed
 """
 
