@@ -27,6 +27,24 @@ def current_os() -> OS:
     return OS.LINUX
 
 
+def is_elevated() -> bool:
+    """True when this process runs with admin rights, however it got them.
+
+    Decided from the process itself, never from variables a caller can set or
+    omit (``PKEXEC_UID``, ``SUDO_*``): ``su``, macOS ``osascript ... with
+    administrator privileges`` and Windows UAC set none of them. POSIX: the
+    effective uid is 0. Windows: the token is elevated (``IsUserAnAdmin``).
+    """
+    if hasattr(os, "geteuid"):
+        return os.geteuid() == 0
+    try:  # pragma: no cover - Windows
+        import ctypes
+
+        return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return True  # unknown: behave as elevated (ignore overrides)
+
+
 def _arch() -> str:
     machine = platform.machine().lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine or "x86_64")
@@ -97,9 +115,12 @@ class Host:
 
         Policies are system-wide, so their journal is too: a per-user journal
         would lose track when another user, or the elevated helper, undoes.
+        ``VPNGUARD_STATE_DIR`` (tests, unprivileged runs on a writable tree) is
+        ignored whenever the process is elevated: an elevated process must not
+        take its journal, the basis of what it writes, from a caller's variable.
         """
         override = self.environ.get("VPNGUARD_STATE_DIR")
-        if override:
+        if override and not is_elevated():
             return Path(override)
         if self.os is OS.WINDOWS:
             base = self.environ.get("PROGRAMDATA", r"C:\ProgramData")

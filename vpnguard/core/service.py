@@ -213,6 +213,8 @@ def _change(
     # ordinary user (the desktop app before it asks for elevation) gets the exact plan.
     with contextlib.nullcontext() if dry_run else locked(h):
         journal = Journal.load(h)
+        engine.check_trusted(h, journal)
+        engine.recover(h, journal, write=not dry_run)
         if action == "protect":
             assert level is not None
             steps = engine.plan_protect(h, found, level, journal, preview=dry_run)
