@@ -297,5 +297,7 @@ def remove_empty_dirs(host: Host, system_dirs: list[str]) -> None:
     for d in sorted(system_dirs, key=len, reverse=True):
         try:
             os.rmdir(host.p(d))
+        except FileNotFoundError:
+            continue  # already gone (a killed run got this far): go on with its parents
         except OSError:
             return
