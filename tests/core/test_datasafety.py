@@ -273,3 +273,37 @@ def test_planted_symlink_in_user_owned_install_dir_is_refused(root: Path) -> Non
     assert "/opt/firefox" in out["error"]["message"]
     assert "owned by" in out["error"]["message"]
     assert snapshot(root) == before
+
+
+# ---- 3b. a hook has a hard overall deadline --------------------------------------------------
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("fail_closed, code", [(False, 0), (True, 5)])
+def test_hook_that_hangs_exits_at_its_deadline(
+    root: Path, tmp_path: Path, fail_closed: bool, code: int
+) -> None:
+    """Another process holds the hooks' lock forever: the hook must still end, on time."""
+    import fcntl
+    import time
+
+    state = root / "var/lib/vpnguard"
+    state.mkdir(parents=True)
+    with open(state / "auto.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        start = time.monotonic()
+        proc = subprocess.run(
+            [*CLI, "hook", "run", "wireguard", "--event", "up", "--interface", "wg-test"]
+            + ["--root", str(root)]
+            + (["--fail-closed"] if fail_closed else []),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "VPNGUARD_HOOK_DEADLINE_S": "2", "VPNGUARD_LOG_DIR": str(tmp_path)},
+        )
+        elapsed = time.monotonic() - start
+    assert proc.returncode == code, proc.stderr
+    assert "deadline of 2.0 s passed" in proc.stderr
+    assert "deadline of 2.0 s passed" in (tmp_path / "hooks.log").read_text()
+    assert elapsed < 30

@@ -282,9 +282,7 @@ def execute(host: Host, steps: Sequence[Step], journal: Journal) -> None:
             done.append(step)
             if step.entry is None:
                 journal.entries.pop(step.system_path, None)
-            else:
-                journal.entries[step.system_path] = dataclasses.replace(step.entry, previous=None)
-        journal.save()
+                journal.save()
     except VpnguardError:
         _rollback(host, done)
         journal.entries = saved
@@ -317,6 +315,12 @@ def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
     """Finish what a killed run left: settle write-ahead records, remove temp files and
     directories it created. Returns True when the journal changed (and was saved).
 
+    An entry keeps ``previous`` (the entry before its last write). When the file holds
+    what ``previous`` describes (its written bytes, or the original when there was no
+    entry) instead of what the entry says was written, that write never happened and
+    the entry goes back to ``previous``. A file that matches neither was changed by
+    someone since: the entry stays (it still knows vpnguard's keys).
+
     Run under the lock before planning. With ``write=False`` (a dry run) only the
     in-memory journal is settled.
     """
@@ -334,14 +338,18 @@ def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
                 fsio.remove(tmp)
         if entry.previous is None:
             continue
-        changed = True
         current = fsio.read_bytes(real) if real.parent.is_dir() else None
-        if fsio.sha256(current) == entry.written_sha256:
-            journal.entries[path] = dataclasses.replace(entry, previous=None)
-            continue
-        # The write never happened: back to the entry from before that run.
-        if entry.previous:
-            journal.entries[path] = Entry.from_json({**entry.previous, "previous": None})
+        sha = fsio.sha256(current)
+        if sha == entry.written_sha256:
+            continue  # the last write happened: the entry is right as it is
+        prev = entry.previous
+        never_written = sha == prev.get("written_sha256") if prev else current == entry.original
+        if not never_written:
+            continue  # changed by someone since: the entry still knows vpnguard's keys
+        # Killed before the write: back to the entry from before that run.
+        changed = True
+        if prev:
+            journal.entries[path] = Entry.from_json({**prev, "previous": None})
         else:
             journal.entries.pop(path)
             if write and current is None:

@@ -1,13 +1,12 @@
 """What vpnguard wrote, and what was there before: the basis of exact undo.
 
 One entry per policy file (or registry value) vpnguard manages. The entry is
-saved *before* the file is written (a write-ahead record): while a write is
-under way the entry also carries ``previous``, the entry as it was before
-this run (``{}`` when there was none). The next run (``engine.recover``)
-looks at the file: if it holds what the entry says was written, the write
-happened and ``previous`` is dropped; otherwise the write never happened and
-the entry goes back to ``previous``, with the temp file and any directory the
-killed run created removed.
+saved *before* the file is written (a write-ahead record) and also carries
+``previous``, the entry as it was before that write (``{}`` when there was
+none). The next run (``engine.recover``) looks at the file: if it holds what
+the entry says was written, the write happened; if it holds what ``previous``
+describes, it never did and the entry goes back to ``previous``, with the
+temp file and any directory the killed run created removed.
 
 Format version 2 (``"version": 2``) records the concrete value of every
 setting written (not only a level name, which may be renamed) and the
