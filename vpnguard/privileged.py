@@ -41,7 +41,8 @@ when elevated, judged by the markers above *or* the process's own rights
 (euid 0 / an elevated token, :func:`vpnguard.core.host.is_elevated`), so
 ``su``, macOS ``osascript`` and Windows UAC are covered too. Whatever the
 request (garbage, lone surrogates, deep nesting) or failure, the helper
-answers exactly one JSON document and writes one audit line. The helper is started as ``python -I`` (isolated: no
+answers exactly one JSON document and writes one audit line. The helper is
+started as ``python -I`` (isolated: no
 ``PYTHONPATH``, no user site-packages).
 
 Everything the helper does, and everything it refuses, is logged to syslog
