@@ -38,7 +38,7 @@ honored only when the helper was *not* started by an elevation tool:
 
 Every other ``VPNGUARD_*`` variable (e.g. ``VPNGUARD_STATE_DIR``) is dropped
 when elevated, judged by the markers above *or* the process's own rights
-(euid 0 / an elevated token, :func:`vpnguard.core.host.is_elevated`), so
+(euid 0 / an elevated token, :attr:`vpnguard.core.host.Host.is_admin`), so
 ``su``, macOS ``osascript`` and Windows UAC are covered too. Whatever the
 request (garbage, lone surrogates, deep nesting) or failure, the helper
 answers exactly one JSON document and writes one audit line. The helper is
@@ -64,7 +64,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO, TextIO
 
-from vpnguard.core.errors import ExitCode, RefusedError, UsageError, VpnguardError
+from vpnguard.core.errors import (
+    ExitCode,
+    RefusedError,
+    UsageError,
+    VpnguardError,
+    envelope,
+    internal_error,
+)
+from vpnguard.core.model import Action
 
 log = logging.getLogger("vpnguard.helper")
 
@@ -82,7 +90,7 @@ _KEYS = {
 
 @dataclasses.dataclass(frozen=True)
 class Request:
-    op: str
+    op: Action
     level: str | None
     browsers: tuple[str, ...] | None
 
@@ -106,7 +114,7 @@ def _no_constant(name: str) -> Any:
 
 def parse_request(raw: bytes) -> Request:
     """Validate one request; raise :class:`RefusedError` for anything but the narrow form."""
-    from vpnguard.core.browsers.catalog import BY_ID
+    from vpnguard.core import service
 
     if len(raw) > MAX_REQUEST:
         raise _refuse(f"request is larger than {MAX_REQUEST} bytes")
@@ -114,10 +122,6 @@ def parse_request(raw: bytes) -> Request:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _refuse("request is not UTF-8") from None
-    from vpnguard.core.policy.render import _depth
-
-    if _depth(text) > 4:  # a request is flat; never let the parser recurse
-        raise _refuse("request is nested too deeply")
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except RecursionError:
@@ -138,7 +142,7 @@ def parse_request(raw: bytes) -> Request:
     if type(version) is not int or version != PROTOCOL_VERSION:
         raise _refuse(f"'version' must be {PROTOCOL_VERSION}")
     level: str | None = None
-    if op == "protect":
+    if op == Action.PROTECT:
         level = doc.get("level", "strict")
         if not isinstance(level, str) or level not in ("strict", "balanced"):
             raise _refuse('\'level\' must be "strict" or "balanced"')
@@ -150,12 +154,12 @@ def parse_request(raw: bytes) -> Request:
         for item in value:
             if not isinstance(item, str) or not _ID.match(item):
                 raise _refuse(f"{item!r} is not a browser id")
-            if item not in BY_ID:
+            if item not in service.browser_ids():
                 raise _refuse(f"unknown browser id {item!r}")
         if len(set(value)) != len(value):
             raise _refuse("'browsers' lists an id twice")
         browsers = tuple(value)
-    return Request(op=op, level=level, browsers=browsers)
+    return Request(op=Action(op), level=level, browsers=browsers)
 
 
 def elevated_by_tool(environ: Mapping[str, str]) -> bool:
@@ -191,7 +195,7 @@ def _read_request(argv: Sequence[str], stdin: BinaryIO) -> bytes:
 def handle(request: Request, root: str | None) -> dict[str, Any]:
     from vpnguard.core import service
 
-    if request.op == "protect":
+    if request.op == Action.PROTECT:
         assert request.level is not None
         report = service.protect(request.level, request.browsers, root=root)
     else:
@@ -200,9 +204,9 @@ def handle(request: Request, root: str | None) -> dict[str, Any]:
 
 
 def _state_log_path(root: str | None) -> str:
-    from vpnguard.core.host import Host
+    from vpnguard.core import service
 
-    return str(Host.current(root).state_dir() / "helper.log")
+    return str(service.host(root).state_dir() / "helper.log")
 
 
 def _audit(
@@ -245,10 +249,9 @@ def main(
     try:
         return _main(argv, stdin=stdin, stdout=out, environ=environ)
     except Exception as exc:  # a bug must still give one answer and one audit line
-        detail = f"{type(exc).__name__}: {exc}"
-        _audit(None, "?", "internal-error", detail, to_file=False)
-        err = VpnguardError(f"internal error in the helper: {detail}")
-        return _answer(out, {"ok": False, "error": err.to_json()}, err.exit_code)
+        _audit(None, "?", "internal-error", f"{type(exc).__name__}: {exc}", to_file=False)
+        err = internal_error(exc, " in the helper")
+        return _answer(out, envelope(err), err.exit_code)
 
 
 def _main(
@@ -268,27 +271,27 @@ def _main(
     except VpnguardError as exc:
         # A refused root is never used, not even for the log file.
         _audit(None, caller, "refused", exc.message, to_file=False)
-        return _answer(stdout, {"ok": False, "error": exc.to_json()}, exc.exit_code)
+        return _answer(stdout, envelope(exc), exc.exit_code)
     try:
-        from vpnguard.core.host import is_elevated
+        from vpnguard.core import service
 
-        if elevated_by_tool(env) or is_elevated():
+        if elevated_by_tool(env) or service.host(None).is_admin:
             for key in [k for k in env if k.startswith("VPNGUARD_")]:
                 env.pop(key, None)
         request = parse_request(_read_request(argv, stdin))
     except VpnguardError as exc:
         _audit(root, caller, "refused", exc.message)
-        return _answer(stdout, {"ok": False, "error": exc.to_json()}, exc.exit_code)
+        return _answer(stdout, envelope(exc), exc.exit_code)
     what = f"op={request.op} level={request.level} browsers={request.browsers or 'all'}"
     try:
         report = handle(request, root)
     except VpnguardError as exc:
         _audit(root, caller, "error", f"{what}: {exc.message}")
-        return _answer(stdout, {"ok": False, "error": exc.to_json()}, exc.exit_code)
+        return _answer(stdout, envelope(exc), exc.exit_code)
     except Exception as exc:
         _audit(root, caller, "internal-error", f"{what}: {type(exc).__name__}: {exc}")
-        err = VpnguardError(f"internal error in the helper: {type(exc).__name__}: {exc}")
-        return _answer(stdout, {"ok": False, "error": err.to_json()}, err.exit_code)
+        err = internal_error(exc, " in the helper")
+        return _answer(stdout, envelope(err), err.exit_code)
     changed = [
         f"{c['action']}:{c['path']}" for c in report["changes"] if c["action"] != "unchanged"
     ]

@@ -41,7 +41,7 @@ def test_split_tunnel_is_said_plainly(make_window: Any) -> None:
     w = make_window(network="split")
     w.refresh()
     assert "bypasses it (split tunnel)" in w.vpn.headline.text()
-    assert "Balanced does not hold" in w.vpn.sub.text()
+    assert "'balanced' does not hold in a split tunnel" in w.vpn.sub.text()
     w.vpn.toggle.setChecked(True)
     assert "eth0" in w.vpn.details.text() and "outside the VPN" in w.vpn.details.text()
 
@@ -325,9 +325,9 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
     # What auto_mode_state() reports while vpnguard watch runs (its own tests cover reading it).
     import os
 
-    from vpnguard.vpnclient import watch
+    from vpnguard.core import service
 
-    w.backend.auto_mode = lambda: watch.AutoModeState(  # type: ignore[method-assign]
+    w.backend.auto_mode = lambda: service.AutoModeState(  # type: ignore[method-assign]
         True, os.getpid(), "strict", ("wg0",), (), True, None
     )
     w.refresh()

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env, add_common
-from vpnguard.core.browsers.catalog import CATALOG
+from vpnguard.core.model import Protection
 
-BROWSER_IDS = ", ".join(s.id for s in CATALOG)
+if TYPE_CHECKING:
+    from vpnguard.core.service import StatusReport
 
 
 def add_browser_option(parser: argparse.ArgumentParser) -> None:
+    from vpnguard.core import service
+
     parser.add_argument(
         "--browser",
         action="append",
         metavar="ID",
         dest="browsers",
-        help=f"only this browser (repeatable): {BROWSER_IDS}",
+        help=f"only this browser (repeatable): {', '.join(service.browser_ids())}",
     )
 
 
-def print_status(env: Env, report: object) -> None:
-    from vpnguard.core.service import StatusReport
-
-    assert isinstance(report, StatusReport)
+def print_status(env: Env, report: StatusReport) -> None:
     if not report.browsers:
         env.say("No supported browser found.")
     else:
@@ -36,7 +37,7 @@ def print_status(env: Env, report: object) -> None:
                 f"  {b.browser.name:<{width}}  {b.policy.protection.value:<9} "
                 f"{version}{running}{restart}"
             )
-            if b.policy.detail and b.policy.protection.value in ("conflict", "partial"):
+            if b.policy.detail and b.policy.protection in (Protection.CONFLICT, Protection.PARTIAL):
                 env.say(f"  {'':<{width}}  {b.policy.detail}")
     net = report.network
     if net is not None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vpnguard.cli import Env
 
 from vpnguard.cli import add_common
 
@@ -46,10 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser, root=False)
 
 
-def run(args: Any, env: Any) -> int:
-    from vpnguard.core.export import export_bundle
+def run(args: argparse.Namespace, env: Env) -> int:
+    from vpnguard.core import service
 
-    result = export_bundle(
+    result = service.export_bundle(
         args.platform, args.level, args.browser, args.exception, args.out, args.force
     )
     if env.json:

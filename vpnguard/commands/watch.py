@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vpnguard.cli import Env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,12 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
 
 
-def run(args: argparse.Namespace, env: Any) -> int:
+def run(args: argparse.Namespace, env: Env) -> int:
     from vpnguard.core.model import Level
     from vpnguard.vpnclient import watch
 
     if args.status:
-        state = watch.auto_mode_state(args.root)
+        from vpnguard.core import service
+
+        state = service.auto_mode_state(args.root)
         if env.json:
             env.emit_json({"schema_version": 1, **state.to_json()})
         else:

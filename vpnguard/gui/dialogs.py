@@ -178,6 +178,10 @@ class SettingsDialog(QDialog):
         self.turn_password.setPlaceholderText("kept in the system keyring; leave empty to keep")
         self.turn_password.setAccessibleName("TURN password")
         form.addRow("TURN &password:", self.turn_password)
+        self.forget_password = QPushButton("&Forget saved TURN password")
+        self.forget_password.setAccessibleName("Forget saved TURN password")
+        self.forget_password.clicked.connect(self.forget)
+        form.addRow("", self.forget_password)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Settings message")
@@ -191,9 +195,29 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
+    def forget(self) -> bool:
+        """Remove the TURN password for the URL and user shown from the system keyring."""
+        from vpnguard.core.errors import VpnguardError
+        from vpnguard.core.service import delete_turn_secret
+
+        url, user = self.turn_url.text().strip(), self.turn_user.text().strip()
+        if not (url and user):
+            self.message.setText(
+                "Enter the TURN server URL and user name whose password to forget."
+            )
+            return False
+        try:
+            delete_turn_secret(url, user)
+        except VpnguardError as exc:  # no usable keyring
+            self.message.setText(exc.message[:1].upper() + exc.message[1:])
+            return False
+        self.turn_password.clear()
+        self.message.setText(f"The TURN password for {user} is no longer stored.")
+        return True
+
     def save(self) -> bool:
         from vpnguard.core.errors import VpnguardError
-        from vpnguard.core.leakcheck.credentials import store_turn_secret
+        from vpnguard.core.service import store_turn_secret
 
         url, user = self.turn_url.text().strip(), self.turn_user.text().strip()
         password = self.turn_password.text()
@@ -221,13 +245,13 @@ class SettingsDialog(QDialog):
 
 
 class ExportDialog(QDialog):
-    """Admin policy bundle: platforms, level, output folder (vpnguard.core.export)."""
+    """Admin policy bundle: platforms, level, output folder (``service.export_bundle``)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from PySide6.QtWidgets import QCheckBox
 
-        from vpnguard.core.export import ALL_PLATFORMS
+        from vpnguard.core.service import export_platforms
 
         self.setWindowTitle("Export policy bundle")
         layout = QVBoxLayout(self)
@@ -240,7 +264,7 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         row = QHBoxLayout()
         self.platforms: dict[str, QCheckBox] = {}
-        for p in ALL_PLATFORMS:
+        for p in export_platforms():
             box = QCheckBox(p.value)
             box.setChecked(True)
             self.platforms[p.value] = box

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence
@@ -28,13 +28,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vpnguard.core.model import NetworkState, Protection, TunnelMode
-from vpnguard.core.policy.levels import LEVEL_SUMMARY
+from vpnguard.core import service
+from vpnguard.core.model import (
+    Action,
+    CheckPhase,
+    InterfaceKind,
+    Level,
+    NetworkState,
+    Protection,
+    TunnelMode,
+    Verdict,
+)
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
 from vpnguard.gui.settings import Settings
 from vpnguard.gui.worker import TaskRunner
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import AutoModeState, StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +60,12 @@ PROTECTION_TEXT = {
     Protection.UNSUPPORTED: "Not supported here",
 }
 PHASE_TEXT = {
-    "launching": "Starting…",
-    "waiting": "Gathering…",
-    "reported": "Judging…",
-    "judged": "Done",
-    "done": "Done",
-    "error": "Failed",
-    "skipped": "Not checked",
+    CheckPhase.LAUNCHING: "Starting…",
+    CheckPhase.WAITING: "Gathering…",
+    CheckPhase.REPORTED: "Judging…",
+    CheckPhase.JUDGED: "Done",
+    CheckPhase.ERROR: "Failed",
+    CheckPhase.SKIPPED: "Not checked",
 }
 COL_BROWSER, COL_VERSION, COL_RUNNING, COL_PROTECTION, COL_CHECK, COL_NOTE = range(6)
 
@@ -123,10 +134,7 @@ class VpnPanel(QFrame):
             )
         elif net.tunnel is TunnelMode.SPLIT:
             self._set_icon("vpn-split")
-            self.sub.setText(
-                "In a split tunnel only the Strict level stops WebRTC from revealing the "
-                "address your traffic really leaves with. Balanced does not hold here."
-            )
+            self.sub.setText(service.level_advice(Level.BALANCED, net).reason)
         else:
             self._set_icon("vpn-down")
             self.sub.setText(
@@ -136,7 +144,7 @@ class VpnPanel(QFrame):
         self.headline.setText(net.detail or net.tunnel.value)
         rows = []
         for i in net.interfaces:
-            if i.kind.value == "loopback":
+            if i.kind is InterfaceKind.LOOPBACK:
                 continue
             state = "up" if i.is_up else "down"
             addrs = ", ".join(i.addresses) or "no address"
@@ -182,8 +190,9 @@ class BrowserList(QTreeWidget):
     def _activated(self, item: QTreeWidgetItem, _col: int) -> None:
         self.details_requested.emit(item.data(COL_BROWSER, Qt.ItemDataRole.UserRole))
 
-    def set_status(self, report: Any, verdicts: dict[str, CheckResult], restart: set[str]) -> None:
-        split = report.network is not None and report.network.tunnel is TunnelMode.SPLIT
+    def set_status(
+        self, report: StatusReport, verdicts: dict[str, CheckResult], restart: set[str]
+    ) -> None:
         selected = self.currentItem()
         keep = selected.data(COL_BROWSER, Qt.ItemDataRole.UserRole) if selected else None
         self.clear()
@@ -213,11 +222,10 @@ class BrowserList(QTreeWidget):
                 Protection.PARTIAL: "status-unprotected",
                 Protection.NONE: "status-unprotected",
             }.get(policy.protection, "status-unknown")
-            if split and policy.protection is Protection.BALANCED:
+            advice = service.level_advice(policy.protection, report.network)
+            if policy.protection is Protection.BALANCED and not advice.holds:
                 icon = "status-unprotected"
-                item.setToolTip(
-                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
-                )
+                item.setToolTip(COL_PROTECTION, advice.reason)
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
             self.set_verdict(b.id, verdicts.get(b.id))
@@ -252,7 +260,7 @@ class BrowserList(QTreeWidget):
         }.get(result.verdict, "status-unknown")
         item.setIcon(COL_CHECK, theme.icon(name))
 
-    def set_phase(self, browser_id: str, phase: str) -> None:
+    def set_phase(self, browser_id: str, phase: CheckPhase) -> None:
         item = self.items.get(browser_id)
         if item is not None:
             item.setText(COL_CHECK, PHASE_TEXT.get(phase, phase))
@@ -277,13 +285,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.runner = runner or TaskRunner(parent=self)
         self.prompter = prompter or Prompter(self)
-        self.report: Any = None
+        self.report: StatusReport | None = None
         self.verdicts: dict[str, CheckResult] = {}
         self.restart: set[str] = set()
         self.last_error: BaseException | None = None
         self.last_outcome: Outcome | None = None
         self.last_check: CheckOutcome | None = None
-        self.auto: Any = None
+        self.auto: AutoModeState | None = None
         self.checking = False
         self.setWindowTitle("vpnguard")
         self.setWindowIcon(theme.app_icon())
@@ -427,10 +435,8 @@ class MainWindow(QMainWindow):
     # ---- state --------------------------------------------------------------------------
 
     def _level_changed(self) -> None:
-        from vpnguard.core.model import Level
-
         level = Level(self.level.currentData())
-        self.level_help.setText(LEVEL_SUMMARY[level])
+        self.level_help.setText(service.level_summary(level))
         self.settings.level = level.value
 
     def _busy(self, busy: bool) -> None:
@@ -459,7 +465,7 @@ class MainWindow(QMainWindow):
             self.check_summary.setText(reason)
 
     def overall_state(self) -> str:
-        if any(r.verdict == "leak" for r in self.verdicts.values()):
+        if any(r.verdict is Verdict.LEAK for r in self.verdicts.values()):
             return "leak"
         if self.report is None:
             return "unprotected"
@@ -469,14 +475,11 @@ class MainWindow(QMainWindow):
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
         net = self.report.network
-        holds: tuple[Protection, ...] = (Protection.STRICT,)
-        if net is None or net.tunnel is not TunnelMode.SPLIT:
-            holds = (Protection.STRICT, Protection.BALANCED)  # balanced fails in a split tunnel
-        if writable and all(b.policy.protection in holds for b in writable):
+        if writable and all(service.level_advice(b.policy.protection, net).holds for b in writable):
             return "protected"
         return "unprotected"
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: StatusReport) -> None:
         self.report = report
         self.list.set_status(report, self.verdicts, self.restart)
         if report.network is None and self.backend.root is not None:
@@ -493,7 +496,7 @@ class MainWindow(QMainWindow):
 
     def _show_warnings(self) -> None:
         lines = list(self.report.warnings) if self.report is not None else []
-        leaks = [r.name for r in self.verdicts.values() if r.verdict == "leak"]
+        leaks = [r.name for r in self.verdicts.values() if r.verdict is Verdict.LEAK]
         if leaks:
             lines.insert(0, f"The last leak check found a leak in {', '.join(leaks)}.")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
@@ -516,13 +519,13 @@ class MainWindow(QMainWindow):
             lambda _p: self.backend.snapshot(), self._refreshed, self._fail("Could not read status")
         )
 
-    def _refreshed(self, snapshot: tuple[Any, Any]) -> None:
+    def _refreshed(self, snapshot: tuple[StatusReport, AutoModeState | None]) -> None:
         report, auto = snapshot
         self.statusBar().showMessage("Up to date", 3000)
         self._show_report(report)
         self._show_auto(auto)
 
-    def _show_auto(self, auto: Any) -> None:
+    def _show_auto(self, auto: AutoModeState | None) -> None:
         self.auto = auto
         if auto is None:
             self.auto_label.setVisible(False)
@@ -548,7 +551,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Working out what protection will change…")
         report = self.report
         self.runner.run_task(
-            lambda _p: self.backend.preview("protect", level, report),
+            lambda _p: self.backend.preview(Action.PROTECT, level, report),
             lambda out: self._confirm_and_apply(out, level),
             self._fail("Could not prepare protection"),
         )
@@ -557,12 +560,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Working out what undo will restore…")
         report = self.report
         self.runner.run_task(
-            lambda _p: self.backend.preview("unprotect", None, report),
+            lambda _p: self.backend.preview(Action.UNPROTECT, None, report),
             lambda out: self._confirm_and_apply(out, None),
             self._fail("Could not prepare undo"),
         )
 
-    def _names(self, ids: Any) -> str:
+    def _names(self, ids: Iterable[str]) -> str:
         names = {b.browser.id: b.browser.name for b in self.report.browsers} if self.report else {}
         return ", ".join(names.get(i, i) for i in ids)
 
@@ -573,7 +576,7 @@ class MainWindow(QMainWindow):
             self.prompter.info(
                 "Nothing to change",
                 "Your browsers are already protected at this level."
-                if op == "protect"
+                if op == Action.PROTECT
                 else "vpnguard has not written anything here, so there is nothing to undo.",
             )
             return
@@ -591,7 +594,7 @@ class MainWindow(QMainWindow):
             for c in preview.changes
             if c.action != "unchanged"
         )
-        if op == "protect":
+        if op == Action.PROTECT:
             title = "Protect my browsers"
             text = f"vpnguard will set the {level} WebRTC policy for {self._names(browsers)}."
             yes = "Protect"
@@ -602,7 +605,7 @@ class MainWindow(QMainWindow):
             )
             yes = "Undo protection"
         details = f"Files:\n{files}"
-        if op == "protect":
+        if op == Action.PROTECT:
             details += "\n\nUndo protection restores exactly what was there before."
         if not preview.exact:
             details += "\n(The exact list is worked out with administrator rights.)"
@@ -613,23 +616,23 @@ class MainWindow(QMainWindow):
         if not self.prompter.confirm(title, text, details, yes=yes):
             self.statusBar().showMessage("Cancelled: nothing was changed.", 5000)
             return
-        self.statusBar().showMessage("Writing policy…" if op == "protect" else "Restoring…")
+        self.statusBar().showMessage("Writing policy…" if op == Action.PROTECT else "Restoring…")
         self.runner.run_task(
             lambda _p: (self.backend.apply(op, level), *self.backend.snapshot()),
             self._applied,
-            self._fail("Protection failed" if op == "protect" else "Undo failed"),
+            self._fail("Protection failed" if op == Action.PROTECT else "Undo failed"),
         )
 
-    def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
+    def _applied(self, result: tuple[Outcome, StatusReport, AutoModeState | None]) -> None:
         outcome, report, auto = result
         self._show_auto(auto)
         self.last_outcome = outcome
-        if outcome.action == "protect":
+        if outcome.action == Action.PROTECT:
             self.restart |= set(outcome.restart_needed)
         else:
             self.restart = set(outcome.restart_needed)
         done = sum(1 for c in outcome.changes if c.action != "unchanged")
-        what = "Policy written" if outcome.action == "protect" else "Protection undone"
+        what = "Policy written" if outcome.action == Action.PROTECT else "Protection undone"
         self.statusBar().showMessage(f"{what}: {done} file(s) changed.", 8000)
         self._show_report(report)
         if outcome.restart_needed:
@@ -677,7 +680,7 @@ class MainWindow(QMainWindow):
         self.checking = True
         if not interactive:
             for b in browsers:
-                self.list.set_phase(b.id, "launching")
+                self.list.set_phase(b.id, CheckPhase.LAUNCHING)
         self.check_summary.setStyleSheet("")
         self.check_summary.setText(
             "Waiting for the page in your browser…"
@@ -694,7 +697,7 @@ class MainWindow(QMainWindow):
             self._check_progress,
         )
 
-    def _check_progress(self, browser_id: str, phase: str) -> None:
+    def _check_progress(self, browser_id: str, phase: CheckPhase) -> None:
         if self.checking:  # a late progress report never overwrites a verdict
             self.list.set_phase(browser_id, phase)
 
@@ -712,7 +715,7 @@ class MainWindow(QMainWindow):
             self.verdicts[r.browser_id] = r
         for bid in self.list.items:
             self.list.set_verdict(bid, self.verdicts.get(bid))
-        leaks = [r.name for r in outcome.results if r.verdict == "leak"]
+        leaks = [r.name for r in outcome.results if r.verdict is Verdict.LEAK]
         self.statusBar().showMessage(
             f"Leak check finished in {outcome.duration_ms / 1000:.1f} s", 8000
         )
@@ -726,7 +729,7 @@ class MainWindow(QMainWindow):
         elif outcome.results:
             self.check_summary.setText(
                 "No leak found in "
-                + ", ".join(r.name for r in outcome.results if r.verdict != "skipped")
+                + ", ".join(r.name for r in outcome.results if r.verdict is not Verdict.SKIPPED)
                 + ". Double-click a browser for details."
             )
         self.state_changed.emit(self.overall_state())
@@ -759,10 +762,8 @@ class MainWindow(QMainWindow):
         platforms, level, out = dialog.request()
         if not out:
             return
-        from vpnguard.core.export import export_bundle
-
         self.runner.run_task(
-            lambda _p: export_bundle(platforms, level, None, None, out),
+            lambda _p: service.export_bundle(platforms, level, None, None, out),
             lambda res: self.prompter.info(
                 "Bundle written", f"Wrote {len(res.files)} files to {res.out}."
             ),

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from vpnguard.core.errors import ExitCode, RefusedError, VpnguardError
-from vpnguard.core.host import Host
 from vpnguard.core.model import Level
+from vpnguard.core.service import Host
 from vpnguard.vpnclient import paths
 from vpnguard.vpnclient.claims import Coordinator, summarize
 from vpnguard.vpnclient.configedit.names import check_interface
@@ -95,10 +95,10 @@ def _is_wireguard(
         return True
     filename = environ.get("CONNECTION_FILENAME", "")
     if filename.startswith("/") and host is not None:
-        from vpnguard.core.policy import fsio
+        from vpnguard.core import service
 
         try:  # never blocks: a FIFO here must not hang the tunnel
-            data = fsio.read_bytes(host.p(filename)) or b""
+            data = service.read_file(host.p(filename)) or b""
         except VpnguardError:
             data = b""
         text = data.decode("utf-8", errors="replace")
@@ -245,8 +245,8 @@ def _run(
         log.info("%s %s %s: not one of %s; ignored", kind, ev.event, ev.interface, list(only))
         return 0
     where = f"{kind} {ev.event} {ev.interface}"
-    if not paths.is_admin():
-        uid = os.geteuid() if hasattr(os, "geteuid") else -1
+    if not (host or Host.current()).is_admin:
+        uid = getattr(os, "geteuid", lambda: -1)()
         hint = (
             " OpenVPN runs `down` after dropping privileges (`user`/`group`): use the "
             "down-root plugin for it."

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PureWindowsPath
 
 from vpnguard.core.browsers.catalog import BrowserSpec, resolve_ids
 from vpnguard.core.host import Host
-from vpnguard.core.model import OS, Browser, Family, PolicyTarget, TargetKind
+from vpnguard.core.model import OS, Browser, Family, Install, PolicyTarget, TargetKind
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +146,22 @@ def policy_dirs_from_binary(path: Path) -> tuple[str, ...]:
     return tuple(dirs)
 
 
-def _running_names(host: Host) -> set[str]:
-    """Names of running processes (only on the live system, not in a fake root)."""
-    if not host.is_live:
-        return set()
-    if host.os is OS.LINUX and os.path.isdir("/proc/self"):
-        # /proc/PID/comm is what psutil reads for the name, without its per-process cost.
-        names: set[str] = set()
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open(f"/proc/{pid}/comm", "rb") as fh:
-                        names.add(fh.read().strip().decode("utf-8", "replace"))
-                except OSError:
-                    continue
-        return names
+def _proc_comm_names() -> set[str] | None:
+    """Linux: /proc/PID/comm is what psutil reads for the name, without its per-process cost."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    names: set[str] = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm", "rb") as fh:
+                    names.add(fh.read().strip().decode("utf-8", "replace"))
+            except OSError:
+                continue
+    return names
+
+
+def _psutil_names() -> set[str]:
     import psutil
 
     names = set()
@@ -182,7 +184,7 @@ def _linux_browser(
     host: Host, spec: BrowserSpec, versions: _Versions, running: set[str]
 ) -> Browser | None:
     lx = spec.linux
-    installs: list[str] = []
+    installs: list[Install] = []
     exe: str | None = None
     install_dir: str | None = None
     version: str | None = None
@@ -216,14 +218,14 @@ def _linux_browser(
                 exe, install_dir = path, os.path.dirname(path)
                 break
     if exe is not None:
-        installs.append("system")
+        installs.append(Install.SYSTEM)
         version = versions.dpkg(lx.deb_packages)
         if version is None and spec.family is Family.FIREFOX and install_dir:
             version = _application_ini_version(host.p(f"{install_dir}/application.ini"))
 
     snap_found = bool(lx.snap) and host.p(f"/snap/{lx.snap}/current").exists()
     if snap_found and lx.snap:
-        installs.append("snap")
+        installs.append(Install.SNAP)
         exe = exe or f"/snap/bin/{lx.snap}"
         version = version or _snap_version(host, lx.snap)
 
@@ -233,7 +235,7 @@ def _linux_browser(
             app_dir = host.p(f"{base}/{lx.flatpak}")
             if (app_dir / "current").exists():
                 flatpak_found = True
-                installs.append("flatpak")
+                installs.append(Install.FLATPAK)
                 exe = exe or f"{base}/{lx.flatpak}"
                 version = version or _flatpak_version(app_dir, lx.flatpak)
                 break
@@ -244,11 +246,11 @@ def _linux_browser(
     targets: list[PolicyTarget] = []
     if spec.family is Family.CHROMIUM and not spec.self_managed:
         dirs: tuple[str, ...] = lx.policy_dirs
-        if lx.probe_policy_dir and "system" in installs and install_dir:
+        if lx.probe_policy_dir and Install.SYSTEM in installs and install_dir:
             probed = policy_dirs_from_binary(host.p(_resolve(host, exe)))
             if probed:
                 dirs = probed
-        if "system" in installs or "snap" in installs:
+        if Install.SYSTEM in installs or Install.SNAP in installs:
             targets += [PolicyTarget(TargetKind.CHROMIUM_MANAGED_DIR, d, OS.LINUX) for d in dirs]
         if flatpak_found and lx.flatpak_policy_dir:
             targets.append(
@@ -260,7 +262,7 @@ def _linux_browser(
                 )
             )
     elif spec.family is Family.FIREFOX and not spec.self_managed:
-        if "system" in installs or "snap" in installs:
+        if Install.SYSTEM in installs or Install.SNAP in installs:
             candidates = [
                 f.format(install=install_dir)
                 for f in lx.policy_files
@@ -290,7 +292,7 @@ def _linux_browser(
         family=spec.family,
         version=version,
         path=exe,
-        install="+".join(installs),
+        installs=tuple(installs),
         running=is_running,
         targets=tuple(targets),
         self_managed=spec.self_managed,
@@ -332,7 +334,7 @@ def _windows_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browse
                 family=spec.family,
                 version=version,
                 path=exe,
-                install="system" if "Program Files" in base else "user",
+                installs=(Install.SYSTEM if "Program Files" in base else Install.USER,),
                 running=bool({n.lower() for n in running} & exe_names),
                 targets=targets,
                 self_managed=spec.self_managed,
@@ -367,7 +369,7 @@ def _macos_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browser 
                 family=spec.family,
                 version=version,
                 path=bundle,
-                install="app",
+                installs=(Install.APP,),
                 running=bool(running.intersection(spec.process_names))
                 or app.removesuffix(".app") in running,
                 targets=targets,
@@ -376,19 +378,71 @@ def _macos_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browser 
     return None
 
 
+# --- one finder per OS (an ABC, a factory and a Null fallback; see core.host.System) ------
+
+
+class BrowserFinder(ABC):
+    """Finds the catalog's browsers on one OS, under ``host``'s root."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def running_names(self) -> set[str]:
+        """Names of running processes (only on the live system, not in a fake root)."""
+        return _psutil_names() if self.host.is_live else set()
+
+    @abstractmethod
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None: ...
+
+
+class LinuxFinder(BrowserFinder):
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.versions = _Versions(host)
+
+    def running_names(self) -> set[str]:
+        if not self.host.is_live:
+            return set()
+        names = _proc_comm_names()
+        return names if names is not None else _psutil_names()
+
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        return _linux_browser(self.host, spec, self.versions, running)
+
+
+class WindowsFinder(BrowserFinder):
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        return _windows_browser(self.host, spec, running)
+
+
+class MacosFinder(BrowserFinder):
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        return _macos_browser(self.host, spec, running)
+
+
+class NullFinder(BrowserFinder):
+    """An OS without known browser locations: finds nothing (and says so in the log)."""
+
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        log.debug("no browser locations known for %s", self.host.os)
+        return None
+
+
+FINDERS: dict[OS, type[BrowserFinder]] = {
+    OS.LINUX: LinuxFinder,
+    OS.WINDOWS: WindowsFinder,
+    OS.MACOS: MacosFinder,
+}
+
+
+def finder_for(host: Host) -> BrowserFinder:
+    return FINDERS.get(host.os, NullFinder)(host)
+
+
 def detect_browsers(host: Host, ids: Sequence[str] | None = None) -> tuple[Browser, ...]:
     """Every installed browser of the catalog (or of ``ids``), in catalog order."""
     specs = resolve_ids(ids)
-    running = _running_names(host)
-    versions = _Versions(host)
-    found: list[Browser] = []
-    for spec in specs:
-        if host.os is OS.LINUX:
-            b = _linux_browser(host, spec, versions, running)
-        elif host.os is OS.WINDOWS:
-            b = _windows_browser(host, spec, running)
-        else:
-            b = _macos_browser(host, spec, running)
-        if b is not None:
-            found.append(b)
-    return tuple(found)
+    finder = finder_for(host)
+    running = finder.running_names()
+    found = (finder.find(spec, running) for spec in specs)
+    return tuple(b for b in found if b is not None)

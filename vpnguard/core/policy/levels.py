@@ -3,7 +3,7 @@
 Local ``protect``, the admin bundles and the status read-back all derive from
 these tables. Pure data and pure functions only.
 
-Lab evidence (docs/FACTS.md): Chromium's ``default_public_interface_only``
+Lab evidence (docs/browser-facts.md, "Levels"): Chromium's ``default_public_interface_only``
 still leaks the LAN-side address as srflx in a split tunnel; only
 ``disable_non_proxied_udp`` held there. Hence ``strict`` is the default.
 """
