@@ -15,7 +15,7 @@ if command -v apt-get >/dev/null; then
         chromium firefox-esr coturn wireguard-go wireguard-tools iproute2 nftables \
         xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 \
         libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core \
-        desktop-file-utils appstream pkexec dpkg-dev util-linux wine64 lintian x11-utils binutils \
+        desktop-file-utils appstream pkexec dpkg-dev util-linux wine64 lintian x11-utils binutils strace \
         >/dev/null
 fi
 

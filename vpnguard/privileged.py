@@ -37,7 +37,12 @@ honored only when the helper was *not* started by an elevation tool:
   root gives the caller nothing they could not do themselves.
 
 Every other ``VPNGUARD_*`` variable (e.g. ``VPNGUARD_STATE_DIR``) is dropped
-when elevated. The helper is started as ``python -I`` (isolated: no
+when elevated, judged by the markers above *or* the process's own rights
+(euid 0 / an elevated token, :attr:`vpnguard.core.host.Host.is_admin`), so
+``su``, macOS ``osascript`` and Windows UAC are covered too. Whatever the
+request (garbage, lone surrogates, deep nesting) or failure, the helper
+answers exactly one JSON document and writes one audit line. The helper is
+started as ``python -I`` (isolated: no
 ``PYTHONPATH``, no user site-packages).
 
 Everything the helper does, and everything it refuses, is logged to syslog
@@ -103,6 +108,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _no_constant(name: str) -> Any:
+    raise _refuse(f"{name} is not JSON")
+
+
 def parse_request(raw: bytes) -> Request:
     """Validate one request; raise :class:`RefusedError` for anything but the narrow form."""
     from vpnguard.core import service
@@ -114,7 +123,9 @@ def parse_request(raw: bytes) -> Request:
     except UnicodeDecodeError:
         raise _refuse("request is not UTF-8") from None
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates)
+        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:
+        raise _refuse("request is nested too deeply") from None
     except ValueError as exc:
         if isinstance(exc, RefusedError):
             raise
@@ -202,14 +213,16 @@ def _audit(
     root: str | None, caller: str, outcome: str, detail: str, *, to_file: bool = True
 ) -> None:
     """Log to syslog and to helper.log in the state dir; never fail the request over it."""
+    # Whatever the request held (lone surrogates, control characters), the line is clean UTF-8.
     line = f"caller={caller} outcome={outcome} {detail}"
+    line = line.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", "\\n")
     try:
         import syslog
 
         facility = getattr(syslog, "LOG_AUTHPRIV", syslog.LOG_AUTH)
         syslog.openlog("vpnguard-helper", syslog.LOG_PID, facility)
         syslog.syslog(syslog.LOG_NOTICE, line)
-    except (ImportError, OSError):  # pragma: no cover - Windows has no syslog
+    except (ImportError, OSError, ValueError):  # pragma: no cover - Windows has no syslog
         pass
     if not to_file:
         return
@@ -220,11 +233,28 @@ def _audit(
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(f"{stamp} pid={os.getpid()} {line}\n")
-    except (OSError, VpnguardError):
+    except (OSError, ValueError, VpnguardError):
         log.debug("could not write helper.log", exc_info=True)
 
 
 def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+    stdout: TextIO | None = None,
+    environ: dict[str, str] | None = None,
+) -> int:
+    """Answer exactly one JSON document and write one audit line, whatever happens."""
+    out = stdout if stdout is not None else sys.stdout
+    try:
+        return _main(argv, stdin=stdin, stdout=out, environ=environ)
+    except Exception as exc:  # a bug must still give one answer and one audit line
+        _audit(None, "?", "internal-error", f"{type(exc).__name__}: {exc}", to_file=False)
+        err = internal_error(exc, " in the helper")
+        return _answer(out, envelope(err), err.exit_code)
+
+
+def _main(
     argv: Sequence[str] | None = None,
     *,
     stdin: BinaryIO | None = None,
@@ -243,7 +273,9 @@ def main(
         _audit(None, caller, "refused", exc.message, to_file=False)
         return _answer(stdout, envelope(exc), exc.exit_code)
     try:
-        if elevated_by_tool(env):
+        from vpnguard.core import service
+
+        if elevated_by_tool(env) or service.host(None).is_admin:
             for key in [k for k in env if k.startswith("VPNGUARD_")]:
                 env.pop(key, None)
         request = parse_request(_read_request(argv, stdin))
@@ -268,7 +300,7 @@ def main(
 
 
 def _answer(stdout: TextIO, doc: dict[str, Any], code: ExitCode) -> int:
-    stdout.write(json.dumps(doc) + "\n")
+    stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     stdout.flush()
     return int(code)
 

@@ -41,7 +41,7 @@ def test_concurrent_protect_and_unprotect_serialize(tmp_path: Path) -> None:
         assert p.returncode == 0, err
         assert json.loads(out)["ok"] is True
     journal = json.loads((root / "var/lib/vpnguard/journal.json").read_text())
-    assert journal["schema_version"] == 1
+    assert journal["version"] == 2
     subprocess.run(
         [*CLI, "unprotect", "--root", str(root)], check=True, timeout=60, capture_output=True
     )

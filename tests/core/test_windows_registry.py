@@ -95,3 +95,20 @@ def test_malformed_firefox_preferences_value_refused(host: Host) -> None:
         service.protect("strict", host=host, registry=reg)
     assert getattr(info.value, "exit_code", None) == 4
     assert reg.values == before
+
+
+def test_reprotect_after_admin_edit_keeps_admin_prefs_in_the_registry(host: Host) -> None:
+    reg = TypedRegistry()
+    service.protect("strict", host=host, registry=reg)
+    kind, lines = reg.read(FIREFOX, "Preferences") or ("", ())
+    doc = json.loads("\n".join(lines))
+    doc["browser.startup.page"] = {"Value": 3, "Status": "locked"}  # an admin adds a pref
+    reg.write(FIREFOX, "Preferences", (kind, tuple(json.dumps(doc).splitlines())))
+    service.protect("strict", host=host, registry=reg)  # hooks re-protect
+    service.protect("balanced", host=host, registry=reg)
+    service.unprotect(host=host, registry=reg)
+    value = reg.read(FIREFOX, "Preferences")
+    assert value is not None
+    assert json.loads("\n".join(value[1])) == {
+        "browser.startup.page": {"Value": 3, "Status": "locked"}
+    }

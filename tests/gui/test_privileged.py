@@ -228,3 +228,45 @@ def test_pkexec_really_clears_the_callers_environment() -> None:
     out = proc.stdout.decode()
     assert TEST_ROOT_ENV not in out
     assert "PKEXEC_UID=" in out
+
+
+DEEP_AND_ODD: list[tuple[str, bytes]] = [
+    ("deep nesting", b"[" * 2000 + b"]" * 2000),
+    (
+        "deep browsers",
+        b'{"version": 1, "op": "protect", "browsers": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    ),
+    ("surrogate id", b'{"version": 1, "op": "protect", "browsers": ["\\ud800"]}'),
+    ("surrogate key", b'{"\\udfff": 1, "version": 1, "op": "protect"}'),
+    ("surrogate level", b'{"version": 1, "op": "protect", "level": "\\ud800"}'),
+    ("nan version", b'{"version": NaN, "op": "protect"}'),
+    ("infinite version", b'{"version": 1e400, "op": "protect"}'),
+    ("garbage bytes", bytes(range(256))),
+    ("nul", b"\x00"),
+]
+
+
+@pytest.mark.parametrize(("name", "payload"), DEEP_AND_ODD, ids=[h[0] for h in DEEP_AND_ODD])
+def test_odd_requests_get_one_json_answer_and_an_audit_line(
+    tree: Path, name: str, payload: bytes
+) -> None:
+    before = snapshot(tree)
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO)}
+    e[TEST_ROOT_ENV] = str(tree)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vpnguard.privileged"],
+        input=payload,
+        capture_output=True,
+        env=e,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 4, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    (line,) = proc.stdout.decode().splitlines()  # exactly one document
+    doc = json.loads(line)
+    assert doc["ok"] is False and doc["error"]["kind"] == "refused"
+    assert "nothing changed" in doc["error"]["message"]
+    assert snapshot(tree) == before
+    log = (tree / "var/lib/vpnguard/helper.log").read_text(encoding="utf-8")
+    assert log.count("outcome=refused") == 1

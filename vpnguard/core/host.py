@@ -232,9 +232,13 @@ class Host:
 
         Policies are system-wide, so their journal is too: a per-user journal
         would lose track when another user, or the elevated helper, undoes.
+        ``VPNGUARD_STATE_DIR`` (tests, unprivileged runs on a writable tree) is
+        ignored whenever the process is elevated (:attr:`is_admin`: euid 0, an
+        elevated Windows token), however it got elevated: an elevated process must
+        not take its journal, the basis of what it writes, from a caller's variable.
         """
         override = self.environ.get("VPNGUARD_STATE_DIR")
-        if override:
+        if override and not self.is_admin:
             return Path(override)
         return self.system.state_dir(self)
 

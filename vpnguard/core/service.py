@@ -278,6 +278,8 @@ def _change(
     # ordinary user (the desktop app before it asks for elevation) gets the exact plan.
     with contextlib.nullcontext() if dry_run else locked(h):
         journal = Journal.load(h)
+        engine.check_trusted(h, journal)
+        engine.recover(h, journal, write=not dry_run)
         if action is Action.PROTECT:
             assert level is not None
             steps = engine.plan_protect(h, found, level, journal, preview=dry_run)
@@ -572,6 +574,16 @@ def write_file(path: os.PathLike[str] | str, data: bytes, *, mode: int | None = 
     from vpnguard.core.automode import write_file as _write
 
     _write(Path(path), data, mode=mode)
+
+
+def read_file(path: os.PathLike[str] | str) -> bytes | None:
+    """A regular file's bytes (None if absent), never blocking and never through a final
+    link: a FIFO, device or link raises RefusedError instead of hanging a hook."""
+    from pathlib import Path
+
+    from vpnguard.core.policy import fsio
+
+    return fsio.read_bytes(Path(path))
 
 
 def network_state(

@@ -95,10 +95,13 @@ def _is_wireguard(
         return True
     filename = environ.get("CONNECTION_FILENAME", "")
     if filename.startswith("/") and host is not None:
-        try:
-            text = host.p(filename).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = ""
+        from vpnguard.core import service
+
+        try:  # never blocks: a FIFO here must not hang the tunnel
+            data = service.read_file(host.p(filename)) or b""
+        except VpnguardError:
+            data = b""
+        text = data.decode("utf-8", errors="replace")
         section = ""
         for line in text.splitlines():
             line = line.strip()
@@ -142,8 +145,33 @@ def setup_logging(host: Host | None) -> Path | None:
     return path
 
 
-def _on_timeout(signum: int, frame: Any) -> None:
-    raise TimeoutError(f"vpnguard hook took longer than {TIMEOUT_S} s")
+def _arm_deadline(fail_closed: bool, seconds: float = TIMEOUT_S) -> None:
+    """A hard overall deadline: whatever hangs (a FIFO, a stuck filesystem, a bug), the
+    process logs and exits ``seconds`` after it started, so the tunnel goes on.
+
+    Exiting mid-write is safe: writes are atomic and the journal's write-ahead
+    record lets the next run finish or undo (see ``engine.recover``). The exit code
+    is ``5`` with ``--fail-closed``, else ``0`` (the hook contract).
+    """
+    code = int(ExitCode.INTERNAL) if fail_closed else 0
+
+    def expired(signum: int, frame: Any) -> None:
+        try:
+            log.error("vpnguard hook: deadline of %s s passed; exiting %s", seconds, code)
+            for handler in log.handlers:
+                handler.flush()
+        finally:
+            os._exit(code)
+
+    if hasattr(signal, "setitimer"):
+        signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    else:  # pragma: no cover - Windows: a watchdog thread
+        import threading
+
+        timer = threading.Timer(seconds, expired, args=(0, None))
+        timer.daemon = True
+        timer.start()
 
 
 def run_hook(
@@ -168,10 +196,33 @@ def run_hook(
     except OSError as exc:
         host_error = VpnguardError(f"cannot use root prefix {root!r}: {exc}")
     setup_logging(host)
-    if hasattr(signal, "SIGALRM"):
-        signal.signal(signal.SIGALRM, _on_timeout)
-        signal.alarm(TIMEOUT_S)
+    try:
+        deadline = min(float(environ.get("VPNGUARD_HOOK_DEADLINE_S", TIMEOUT_S)), TIMEOUT_S)
+    except ValueError:
+        deadline = TIMEOUT_S
+    _arm_deadline(fail_closed, deadline)
+    try:
+        return _run(
+            kind, level, root, fail_closed, event, interface, only, extra, environ, host, host_error
+        )
+    finally:
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
+
+def _run(
+    kind: str,
+    level: Level,
+    root: str | None,
+    fail_closed: bool,
+    event: str | None,
+    interface: str | None,
+    only: Sequence[str],
+    extra: Sequence[str],
+    environ: Mapping[str, str],
+    host: Host | None,
+    host_error: VpnguardError | None,
+) -> int:
     def fail(code: int) -> int:
         return code if fail_closed else 0
 
@@ -220,18 +271,12 @@ def run_hook(
             outcome = coordinator.update(add={holder: ev.interface})
         else:
             outcome = coordinator.update(remove=[holder])
-    except TimeoutError as exc:
-        log.error("%s: %s; the tunnel goes on", where, exc)
-        return fail(int(ExitCode.INTERNAL)) if ev.event == "up" else 0
     except VpnguardError as exc:
         log.error("%s: %s", where, exc.message)
         return fail(int(exc.exit_code)) if ev.event == "up" else 0
     except Exception as exc:  # never let a bug take the tunnel down
         log.exception("%s: internal error: %s", where, exc)
         return fail(int(ExitCode.INTERNAL)) if ev.event == "up" else 0
-    finally:
-        if hasattr(signal, "SIGALRM"):
-            signal.alarm(0)
     level_name = logging.INFO if outcome.ok else logging.ERROR
     log.log(level_name, "%s (%s): %s", where, ev.source, summarize(outcome))
     if outcome.doc is not None:

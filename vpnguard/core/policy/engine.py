@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 from vpnguard._lazylog import get_logger
 from vpnguard.core.browsers.catalog import BY_ID
@@ -82,11 +83,27 @@ def plan_protect(
         if before is not None:
             mode = _mode(host, path)
         browsers_now = sorted(set(ids) | set(old.browsers if old else ()))
-        if old is not None:
+        if old is not None and fsio.sha256(before) == old.written_sha256:
+            # Untouched since vpnguard wrote it: the byte-exact original still applies.
             entry = dataclasses.replace(
                 old,
                 browsers=browsers_now,
                 level=level.value,
+                applied=list(applied),
+                created=list(created),
+                written_sha256=fsio.sha256(after),
+            )
+        elif old is not None:
+            # Changed by someone since (or removed): the original is now "the file as it is,
+            # minus vpnguard's keys", never the bytes from before the first protect.
+            exists = before is not None and (bool(doc) or old.original_exists)
+            entry = dataclasses.replace(
+                old,
+                browsers=browsers_now,
+                level=level.value,
+                original_exists=exists,
+                original_b64=Entry.encode(render.dump(doc)) if exists else None,
+                original_mode=mode if exists else None,
                 applied=list(applied),
                 created=list(created),
                 written_sha256=fsio.sha256(after),
@@ -172,6 +189,8 @@ def plan_unprotect(
                 continue
         ids = tuple(entry.browsers)
         current = fsio.read_bytes(host.p(path)) if host.p(path).parent.exists() else None
+        if current is not None or entry.original_exists:
+            fsio.check_dir(host, _dir_of(path), writable=not preview)
         current_sha = fsio.sha256(current)
         original = entry.original
 
@@ -205,7 +224,6 @@ def plan_unprotect(
             continue
         # Changed since we wrote it (an admin edited it): take back only our keys.
         doc = render.parse_object(current, path)
-        fsio.check_dir(host, _dir_of(path), writable=not preview)
         restored = render.undo(doc, entry.applied, entry.created, path)
         if not restored and not entry.original_exists:
             detail = "vpnguard created it and nothing else is left in it"
@@ -224,8 +242,15 @@ def execute(host: Host, steps: Sequence[Step], journal: Journal) -> None:
     saved = dict(journal.entries)
     try:
         for step in steps:
-            # The journal learns of a write before the write happens.
-            if step.entry is not None:
+            # The journal learns of a write before the write happens, with the entry as
+            # it was before (write-ahead), so that recover() can tell which state the
+            # file is in after a kill.
+            if step.entry is not None and step.change.action != "unchanged":
+                old = saved.get(step.system_path)
+                prev = old.to_json() if old is not None else {}
+                prev.pop("previous", None)
+                journal.entries[step.system_path] = dataclasses.replace(step.entry, previous=prev)
+            elif step.entry is not None:
                 journal.entries[step.system_path] = step.entry
             if step.change.action == FileAction.UNCHANGED:
                 if step.entry is None:
@@ -267,6 +292,124 @@ def _rollback(host: Host, done: Sequence[Step]) -> None:
                 fsio.atomic_write(real, step.before, step.mode)
         except VpnguardError:
             log.error("rollback of %s failed", step.system_path)
+
+
+def _stale_temps(real: Path) -> list[Path]:
+    return list(real.parent.glob(f".{real.name}.vpnguard-*.tmp")) if real.parent.is_dir() else []
+
+
+def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
+    """Finish what a killed run left: settle write-ahead records, remove temp files and
+    directories it created. Returns True when the journal changed (and was saved).
+
+    An entry keeps ``previous`` (the entry before its last write). When the file holds
+    what ``previous`` describes (its written bytes, or the original when there was no
+    entry) instead of what the entry says was written, that write never happened and
+    the entry goes back to ``previous``. A file that matches neither was changed by
+    someone since: the entry stays (it still knows vpnguard's keys).
+
+    Run under the lock before planning. With ``write=False`` (a dry run) only the
+    in-memory journal is settled.
+    """
+    changed = False
+    for path, entry in sorted(journal.entries.items()):
+        if entry.kind not in (
+            TargetKind.CHROMIUM_MANAGED_DIR.value,
+            TargetKind.FIREFOX_POLICIES_JSON.value,
+        ):
+            continue
+        real = host.p(path)
+        if write:
+            for tmp in _stale_temps(real):  # a temp file in a managed dir can become policy
+                log.warning("removing %s left by a killed run", tmp)
+                fsio.remove(tmp)
+        if entry.previous is None:
+            continue
+        current = fsio.read_bytes(real) if real.parent.is_dir() else None
+        sha = fsio.sha256(current)
+        if sha == entry.written_sha256:
+            continue  # the last write happened: the entry is right as it is
+        prev = entry.previous
+        never_written = sha == prev.get("written_sha256") if prev else current == entry.original
+        if not never_written:
+            continue  # changed by someone since: the entry still knows vpnguard's keys
+        # Killed before the write: back to the entry from before that run.
+        changed = True
+        if prev:
+            journal.entries[path] = Entry.from_json({**prev, "previous": None})
+        else:
+            journal.entries.pop(path)
+            if write and current is None:
+                fsio.remove_empty_dirs(host, entry.created_dirs)
+    if changed and write:
+        journal.save()
+    return changed
+
+
+def allowed_locations(host: Host, browser_ids: Sequence[str]) -> set[str]:
+    """Every file path the catalog would have vpnguard write for these browsers here."""
+    from vpnguard.core.browsers.detect import detect_browsers
+
+    out: set[str] = set()
+    known = [i for i in browser_ids if i in BY_ID]
+    for bid in known:
+        spec = BY_ID[bid]
+        lx = spec.linux
+        if spec.family.value == "chromium":
+            dirs = list(lx.policy_dirs)
+            if lx.flatpak_policy_dir:
+                dirs.append(lx.flatpak_policy_dir.format(arch=host.arch))
+            out.update(file_of(TargetKind.CHROMIUM_MANAGED_DIR, d) for d in dirs)
+        else:
+            installs = {p.rsplit("/", 1)[0] for p in lx.paths}
+            for f in lx.policy_files:
+                if "{install}" in f:
+                    out.update(f.format(install=i) for i in installs)
+                else:
+                    out.add(f)
+            if lx.flatpak_policy_file:
+                out.add(lx.flatpak_policy_file.format(arch=host.arch))
+    for b in detect_browsers(host, known) if known else ():
+        out.update(file_of(t.kind, t.location) for t in b.targets)
+    return out
+
+
+def check_trusted(host: Host, journal: Journal) -> None:
+    """Refuse a journal naming a path the catalog would not produce for its browsers.
+
+    The journal lives in a root-owned directory, but it is still data: whoever
+    altered it must not be able to aim root's writes (or the bytes restored) anywhere.
+    """
+    for path, entry in journal.entries.items():
+        if entry.kind == TargetKind.WINDOWS_REGISTRY.value:
+            continue
+        if entry.kind not in (
+            TargetKind.CHROMIUM_MANAGED_DIR.value,
+            TargetKind.FIREFOX_POLICIES_JSON.value,
+        ):
+            raise RefusedError(
+                f"the vpnguard journal names {path} with unknown kind {entry.kind!r}; "
+                "nothing changed",
+                path=path,
+            )
+        allowed = allowed_locations(host, entry.browsers)
+        parent = _dir_of(path)
+        bad_dirs = [
+            d for d in entry.created_dirs if not (parent == d or parent.startswith(d + "/"))
+        ]
+        prev = entry.previous or {}
+        if (
+            path not in allowed
+            or bad_dirs
+            or (prev and prev.get("location") != path)
+            or not entry.browsers
+        ):
+            raise RefusedError(
+                f"the vpnguard journal names {path}, which is not a policy location vpnguard "
+                f"writes for {', '.join(entry.browsers) or 'any browser'}; the journal was "
+                "altered, nothing changed",
+                path=path,
+            )
 
 
 def refuse_unknown(browser_ids: Sequence[str], detected: Sequence[Browser]) -> None:

@@ -23,32 +23,121 @@ def sha256(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+MAX_READ = 16 << 20  # no policy file or journal is this large; refuse rather than fill memory
+
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
 def read_bytes(path: Path) -> bytes | None:
-    """The file's bytes, or None when it does not exist; refuses links and non-files."""
+    """The file's bytes, or None when it does not exist.
+
+    Opens without following a final link and without blocking (a FIFO or a
+    device opens at once and is then refused by ``fstat``), so a hostile file
+    can neither redirect nor hang the read. Refuses links, non-files and files
+    over :data:`MAX_READ`.
+    """
     try:
-        st = os.lstat(path)
+        fd = os.open(path, _READ_FLAGS)
     except FileNotFoundError:
         return None
     except PermissionError:
         raise NeedsElevationError(
             f"cannot read {path}: permission denied", path=str(path)
         ) from None
-    if stat.S_ISLNK(st.st_mode):
-        raise RefusedError(
-            f"{path} is a symbolic link; vpnguard does not write through links", path=str(path)
-        )
-    if not stat.S_ISREG(st.st_mode):
-        raise RefusedError(f"{path} is not a regular file", path=str(path))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or os.path.islink(path):
+            raise RefusedError(
+                f"{path} is a symbolic link; vpnguard does not write through links",
+                path=str(path),
+            ) from None
+        if exc.errno == errno.ENOTDIR:
+            raise RefusedError(
+                f"{path}: a parent of it is not a directory", path=str(path)
+            ) from None
+        raise RefusedError(f"cannot open {path}: {exc.strerror or exc}", path=str(path)) from None
     try:
-        return path.read_bytes()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise RefusedError(f"{path} is not a regular file", path=str(path))
+        if st.st_size > MAX_READ:
+            raise RefusedError(f"{path} is larger than {MAX_READ} bytes", path=str(path))
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_READ:
+                raise RefusedError(f"{path} is larger than {MAX_READ} bytes", path=str(path))
+            chunks.append(chunk)
+        return b"".join(chunks)
     except PermissionError:
         raise NeedsElevationError(
             f"cannot read {path}: permission denied", path=str(path)
         ) from None
+    except OSError as exc:
+        raise RefusedError(f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
+    finally:
+        os.close(fd)
 
 
 def _owner_ok(st: os.stat_result) -> bool:
     return st.st_uid in (0, os.geteuid()) if hasattr(os, "geteuid") else True
+
+
+def _check_component(where: str, st: os.stat_result) -> None:
+    if not _owner_ok(st):
+        raise RefusedError(
+            f"{where} is owned by uid {st.st_uid}, not by root: whoever owns it could point "
+            "vpnguard's writes elsewhere; not written",
+            path=where,
+        )
+    if stat.S_ISLNK(st.st_mode):
+        return
+    if st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != 0):
+        raise RefusedError(
+            f"{where} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); not written",
+            path=where,
+        )
+
+
+def _check_chain(host: Host, parts: list[str], real_root: str) -> None:
+    """Every existing component from the root down, and every component a link on the way
+    resolves to, must be owned by root (or this user, for an unprivileged run on its own
+    tree) and not writable by others (group-writable only with group root). Otherwise a
+    user who owns or may write one of them could swap in a link to any file root may write.
+    """
+    for i in range(1, len(parts) + 1):
+        here = "/" + "/".join(parts[:i])
+        p = host.p(here)
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            return
+        except OSError:
+            raise RefusedError(f"cannot inspect {here}", path=here) from None
+        _check_component(here, st)
+        if stat.S_ISLNK(st.st_mode):
+            real = os.path.realpath(p)
+            rel = os.path.relpath(real, real_root)
+            sub = [x for x in rel.split("/") if x and x != "."]
+            for j in range(1, len(sub) + 1):
+                there = "/" + "/".join(sub[:j])
+                try:
+                    st2 = os.lstat(host.p(there))
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    raise RefusedError(f"cannot inspect {there}", path=there) from None
+                _check_component(f"{there} (where {here} leads)", st2)
 
 
 def check_dir(host: Host, system_dir: str, *, writable: bool = True) -> list[str]:
@@ -102,6 +191,7 @@ def check_dir(host: Host, system_dir: str, *, writable: bool = True) -> list[str
                     path=here,
                 )
 
+    _check_chain(host, parts, real_root)
     if not stat.S_ISDIR(os.stat(path).st_mode):
         raise RefusedError(f"{sys_path} is not a directory", path=sys_path)
     st = os.stat(path)
@@ -207,5 +297,7 @@ def remove_empty_dirs(host: Host, system_dirs: list[str]) -> None:
     for d in sorted(system_dirs, key=len, reverse=True):
         try:
             os.rmdir(host.p(d))
+        except FileNotFoundError:
+            continue  # already gone (a killed run got this far): go on with its parents
         except OSError:
             return

@@ -147,6 +147,7 @@ def plan_protect(
         before = registry.read(f"{rv.hive}\\{rv.key}", rv.name)
         old = journal.entries.get(loc)
         applied: list[render.Applied] = []
+        doc: dict[str, Any] = {}
         if rv.name == "Preferences":
             doc = _prefs_doc(before, loc)
             if old is not None:
@@ -170,6 +171,19 @@ def plan_protect(
             [],
             [],
         )
+        if (
+            old is not None
+            and rv.name == "Preferences"
+            and fsio.sha256(_encode(before)) != old.written_sha256
+        ):
+            # Changed by an admin since vpnguard wrote it: the undo is rebased on the value
+            # as it is now, minus vpnguard's prefs (never the value from the first protect).
+            exists = before is not None and (bool(doc) or old.original_exists)
+            keep = dataclasses.replace(
+                old,
+                original_exists=exists,
+                original_b64=Entry.encode(_encode(_prefs_value(doc))) if exists else None,
+            )
         entry = dataclasses.replace(
             keep,
             browsers=sorted(set(ids) | set(keep.browsers)),

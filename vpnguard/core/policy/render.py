@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Sequence
 
 from vpnguard.core.browsers.catalog import BrowserSpec
@@ -39,16 +40,26 @@ class Applied:
     path: KeyPath
     had_prior: bool
     prior: Any = None
+    value: Any = None  # the concrete setting written: the journal never depends on level names
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": list(self.path), "had_prior": self.had_prior}
         if self.had_prior:
             out["prior"] = self.prior
+        out["value"] = self.value
         return out
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Applied:
-        return cls(tuple(doc["path"]), bool(doc["had_prior"]), doc.get("prior"))
+        path = doc["path"]
+        if (
+            not isinstance(path, list)
+            or not path
+            or not all(isinstance(k, str) for k in path)
+            or not isinstance(doc["had_prior"], bool)
+        ):
+            raise TypeError("an applied edit has a malformed path")
+        return cls(tuple(path), doc["had_prior"], doc.get("prior"), doc.get("value"))
 
 
 def edits_for(spec: BrowserSpec, level: Level) -> tuple[Edit, ...]:
@@ -61,14 +72,110 @@ def edits_for(spec: BrowserSpec, level: Level) -> tuple[Edit, ...]:
     )
 
 
+MAX_DEPTH = 100  # real policy files nest a handful of levels; refuse before recursing
+
+
+class _Refuse(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refuse(f"holds {name}, which is not JSON (browsers ignore the whole file)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refuse(f"holds the number {text[:40]}, out of range for a browser")
+    return value
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Refuse(f"names the key {key!r} twice")
+        out[key] = value
+    return out
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting outside strings (checked before parsing: no recursion)."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _check_strings(doc: Any) -> None:
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        items: list[Any] = []
+        if isinstance(node, dict):
+            items = [*node.keys(), *node.values()]
+        elif isinstance(node, list):
+            items = node
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refuse(
+                    "holds a lone surrogate (\\ud800-\\udfff), not valid Unicode"
+                ) from None
+        stack.extend(items)
+
+
+def loads_strict(data: bytes) -> Any:
+    """Parse JSON the way a strict parser does, or raise ValueError saying why.
+
+    Refused: non-finite numbers (``NaN``, ``Infinity``, ``1e400``), lone
+    surrogates, duplicate keys, nesting over :data:`MAX_DEPTH`, integers
+    too long to convert: anything that would not survive parse and dump unchanged.
+    """
+    text = data.decode("utf-8-sig")
+    if _depth(text) > MAX_DEPTH:
+        raise _Refuse(f"is nested deeper than {MAX_DEPTH} levels")
+    try:
+        doc = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique,
+        )
+    except RecursionError:
+        raise _Refuse(f"is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        if isinstance(exc, (_Refuse, json.JSONDecodeError)):
+            raise
+        raise _Refuse(f"holds a number with too many digits ({exc})") from None
+    _check_strings(doc)
+    return doc
+
+
 def parse_object(data: bytes | None, where: str) -> dict[str, Any]:
     """Parse an existing policy file; refuse anything that is not a JSON object."""
     if data is None:
         return {}
     try:
-        text = data.decode("utf-8-sig")
-        doc = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = loads_strict(data)
+    except _Refuse as exc:
+        raise RefusedError(f"{where} {exc}; left unchanged", path=where) from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise RefusedError(
             f"{where} is not valid JSON ({exc}); left unchanged", path=where
         ) from None
@@ -80,7 +187,8 @@ def parse_object(data: bytes | None, where: str) -> dict[str, Any]:
 
 
 def dump(doc: dict[str, Any]) -> bytes:
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """What vpnguard writes: strict JSON only (``allow_nan=False``), UTF-8."""
+    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 def _container(
@@ -121,9 +229,9 @@ def apply(
         created += made
         key = edit.path[-1]
         if key in node:
-            applied.append(Applied(edit.path, True, copy.deepcopy(node[key])))
+            applied.append(Applied(edit.path, True, copy.deepcopy(node[key]), edit.value))
         else:
-            applied.append(Applied(edit.path, False))
+            applied.append(Applied(edit.path, False, None, edit.value))
         node[key] = copy.deepcopy(edit.value)
     return out, tuple(applied), tuple(created)
 

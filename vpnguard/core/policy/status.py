@@ -44,13 +44,23 @@ WEAKENING_KEYS = ("WebRtcLocalIpsAllowedUrls",)
 
 
 def _load(path: Any) -> tuple[dict[str, Any] | None, str]:
+    """Read one policy file safely (no links, no FIFOs: never blocks) and parse it strictly."""
+    from vpnguard.core.errors import VpnguardError
+    from vpnguard.core.policy import fsio
+    from vpnguard.core.policy.render import loads_strict
+
     try:
-        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except FileNotFoundError:
+        data = fsio.read_bytes(path)
+    except VpnguardError as exc:
+        if "permission denied" in exc.message:
+            return None, f"{path.name}: unreadable"
+        reason = exc.message.replace(str(path), "").strip(" :;").removeprefix("is ") or "unreadable"
+        return None, f"{path.name}: {reason}, the browser cannot use it"
+    if data is None:
         return None, ""
-    except PermissionError:
-        return None, f"{path.name}: unreadable"
-    except (ValueError, UnicodeDecodeError, OSError) as exc:
+    try:
+        doc = loads_strict(data)
+    except (ValueError, UnicodeDecodeError) as exc:
         return None, f"{path.name}: not valid JSON, the browser ignores it ({exc})"
     if not isinstance(doc, dict):
         return None, f"{path.name}: not a JSON object, the browser ignores it"
@@ -199,12 +209,15 @@ def macos_state(host: Host, spec: BrowserSpec, target: PolicyTarget) -> TargetSt
     import plistlib
 
     path = host.p(f"/Library/Managed Preferences/{target.location}.plist")
+    from vpnguard.core.errors import VpnguardError
+    from vpnguard.core.policy import fsio
+
     try:
-        with open(path, "rb") as fh:
-            doc = plistlib.load(fh)
-    except FileNotFoundError:
-        return TargetState(target, Protection.NONE, "no configuration profile sets it")
-    except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        data = fsio.read_bytes(path)
+        if data is None:
+            return TargetState(target, Protection.NONE, "no configuration profile sets it")
+        doc = plistlib.loads(data)
+    except (VpnguardError, plistlib.InvalidFileException, ValueError) as exc:
         return TargetState(target, Protection.NONE, f"unreadable managed preferences: {exc}")
     if not isinstance(doc, dict):
         return TargetState(target, Protection.NONE, "managed preferences are not a dictionary")
