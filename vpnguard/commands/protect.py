@@ -9,12 +9,13 @@ from vpnguard.commands._common import add_browser_option, add_common
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vpnguard.core import service
+
     parser.add_argument(
         "--level",
         choices=("strict", "balanced"),
         default="strict",
-        help="strict (default) holds in split tunnels too; balanced keeps more direct calls "
-        "working but still leaks in a split tunnel",
+        help=service.LEVEL_HELP,
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; write nothing"

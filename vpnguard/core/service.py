@@ -18,7 +18,7 @@ from vpnguard.core.automode import AutoModeState as AutoModeState
 from vpnguard.core.automode import AutoState as AutoState
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers as detect_browsers_on
-from vpnguard.core.errors import UsageError
+from vpnguard.core.errors import UsageError, VpnguardError
 from vpnguard.core.host import Host as Host
 from vpnguard.core.host import current_os as current_os
 from vpnguard.core.model import (
@@ -26,14 +26,17 @@ from vpnguard.core.model import (
     Action,
     Browser,
     CatalogEntry,
+    CheckPhase,
     Family,
     FileAction,
     FileChange,
     Level,
+    LevelAdvice,
     NetInterface,
     NetworkState,
     PolicyState,
     PolicyTarget,
+    Protection,
     Route,
     TunnelMode,
     TurnServer,
@@ -162,11 +165,43 @@ def status(
     return dataclasses.replace(report, warnings=warnings_for(report))
 
 
+BALANCED_SPLIT = (
+    "'balanced' does not hold in a split tunnel: the public address can still leak; 'strict' does."
+)
+LEVEL_HELP = (
+    "strict (default) holds in split tunnels too; balanced keeps more direct calls working "
+    "but still leaks in a split tunnel"
+)
+
+
+def level_advice(level: Level | Protection | str, network: NetworkState | None) -> LevelAdvice:
+    """Whether ``level`` (a level to write, or a protection read from disk) stops WebRTC
+    from revealing the address traffic leaves with, on ``network`` (None: unknown).
+
+    The rule, once: 'strict' holds everywhere; 'balanced' (default-route interface
+    only) holds unless the tunnel is split, where the default route is the ISP's;
+    anything else (none, partial, conflict, ...) does not hold.
+    """
+    value = Protection(level.value if isinstance(level, Level) else level)
+    if value is Protection.STRICT:
+        return LevelAdvice(True, "")
+    if value is Protection.BALANCED:
+        if network is not None and network.tunnel is TunnelMode.SPLIT:
+            return LevelAdvice(False, BALANCED_SPLIT)
+        return LevelAdvice(True, "")
+    return LevelAdvice(False, f"protection is {value.value}")
+
+
 def warnings_for(report: StatusReport) -> tuple[str, ...]:
     out: list[str] = []
     net = report.network
     if net is not None and net.tunnel is TunnelMode.SPLIT:
-        weak = [b.browser.name for b in report.browsers if b.policy.protection.value == "balanced"]
+        weak = [
+            b.browser.name
+            for b in report.browsers
+            if b.policy.protection is Protection.BALANCED
+            and not level_advice(b.policy.protection, net).holds
+        ]
         if weak:
             out.append(
                 "split tunnel: 'balanced' does not stop the leak here; use 'strict' for "
@@ -178,7 +213,7 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
             "send all traffic through the VPN to close that."
         )
     for b in report.browsers:
-        if b.policy.protection.value == "conflict":
+        if b.policy.protection is Protection.CONFLICT:
             out.append(f"{b.browser.name}: {b.policy.detail}")
     return tuple(out)
 
@@ -207,10 +242,7 @@ def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Acti
         if any(b.browser.family is Family.CHROMIUM for b in touched):
             notes.append(MANAGED_NOTICE)
         if level is Level.BALANCED:
-            notes.append(
-                "'balanced' does not hold in a split tunnel: the public address can still leak; "
-                "'strict' does."
-            )
+            notes.append(BALANCED_SPLIT)
     for b in touched:
         spec = BY_ID[b.browser.id]
         if b.browser.running and spec.restart_to_apply:
@@ -315,7 +347,7 @@ def check(
     turn: Sequence[TurnServer] = (),
     timeout: float = 30.0,
     interactive: bool = False,
-    progress: Callable[[str, str], None] | None = None,
+    progress: Callable[[str, CheckPhase], None] | None = None,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
 ) -> CheckReport:
@@ -509,3 +541,37 @@ def network_state(
     from vpnguard.core.network.tunnel import decide
 
     return decide(interfaces, public_route, public_route6)
+
+
+def active_vpns(patterns: Sequence[str] = ()) -> tuple[NetInterface, ...]:
+    """The VPN interfaces up on this machine now, by the rule ``status`` uses
+    (:func:`vpnguard.core.network.tunnel.vpns_up`: a named but idle tun is not up).
+
+    Cheap enough to ask after every link event: no route lookup, no packet.
+    Always the live machine's network, also when policies go to a ``--root`` tree.
+    ``patterns`` (shell-style) count up interfaces with unusual names instead.
+    """
+    from vpnguard.core.network import detect_network
+    from vpnguard.core.network.tunnel import vpns_up
+
+    state = detect_network(Host.current(), probe4=None, probe6=None)
+    return vpns_up(state.interfaces, patterns)
+
+
+def exclusive_lock(
+    path: os.PathLike[str] | str,
+    *,
+    wait_s: float = 30.0,
+    busy: Callable[[str, float], VpnguardError] | None = None,
+    mode: int = 0o600,
+    clear_on_release: bool = False,
+) -> contextlib.AbstractContextManager[None]:
+    """vpnguard's one inter-process lock (:mod:`vpnguard.core.lock`): bounded wait, and a
+    refusal naming the holder's PID (``busy(pid, waited)`` builds it)."""
+    from pathlib import Path
+
+    from vpnguard.core.lock import exclusive
+
+    return exclusive(
+        Path(path), wait_s=wait_s, busy=busy, mode=mode, clear_on_release=clear_on_release
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence
@@ -29,12 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from vpnguard.core import service
-from vpnguard.core.model import Action, CheckPhase, NetworkState, Protection, TunnelMode
+from vpnguard.core.model import Action, CheckPhase, Level, NetworkState, Protection, TunnelMode
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
 from vpnguard.gui.settings import Settings
 from vpnguard.gui.worker import TaskRunner
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import AutoModeState, StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +125,7 @@ class VpnPanel(QFrame):
             )
         elif net.tunnel is TunnelMode.SPLIT:
             self._set_icon("vpn-split")
-            self.sub.setText(
-                "In a split tunnel only the Strict level stops WebRTC from revealing the "
-                "address your traffic really leaves with. Balanced does not hold here."
-            )
+            self.sub.setText(service.level_advice(Level.BALANCED, net).reason)
         else:
             self._set_icon("vpn-down")
             self.sub.setText(
@@ -181,8 +181,9 @@ class BrowserList(QTreeWidget):
     def _activated(self, item: QTreeWidgetItem, _col: int) -> None:
         self.details_requested.emit(item.data(COL_BROWSER, Qt.ItemDataRole.UserRole))
 
-    def set_status(self, report: Any, verdicts: dict[str, CheckResult], restart: set[str]) -> None:
-        split = report.network is not None and report.network.tunnel is TunnelMode.SPLIT
+    def set_status(
+        self, report: StatusReport, verdicts: dict[str, CheckResult], restart: set[str]
+    ) -> None:
         selected = self.currentItem()
         keep = selected.data(COL_BROWSER, Qt.ItemDataRole.UserRole) if selected else None
         self.clear()
@@ -212,11 +213,10 @@ class BrowserList(QTreeWidget):
                 Protection.PARTIAL: "status-unprotected",
                 Protection.NONE: "status-unprotected",
             }.get(policy.protection, "status-unknown")
-            if split and policy.protection is Protection.BALANCED:
+            advice = service.level_advice(policy.protection, report.network)
+            if policy.protection is Protection.BALANCED and not advice.holds:
                 icon = "status-unprotected"
-                item.setToolTip(
-                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
-                )
+                item.setToolTip(COL_PROTECTION, advice.reason)
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
             self.set_verdict(b.id, verdicts.get(b.id))
@@ -276,13 +276,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.runner = runner or TaskRunner(parent=self)
         self.prompter = prompter or Prompter(self)
-        self.report: Any = None
+        self.report: StatusReport | None = None
         self.verdicts: dict[str, CheckResult] = {}
         self.restart: set[str] = set()
         self.last_error: BaseException | None = None
         self.last_outcome: Outcome | None = None
         self.last_check: CheckOutcome | None = None
-        self.auto: Any = None
+        self.auto: AutoModeState | None = None
         self.checking = False
         self.setWindowTitle("vpnguard")
         self.setWindowIcon(theme.app_icon())
@@ -426,8 +426,6 @@ class MainWindow(QMainWindow):
     # ---- state --------------------------------------------------------------------------
 
     def _level_changed(self) -> None:
-        from vpnguard.core.model import Level
-
         level = Level(self.level.currentData())
         self.level_help.setText(service.level_summary(level))
         self.settings.level = level.value
@@ -468,14 +466,11 @@ class MainWindow(QMainWindow):
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
         net = self.report.network
-        holds: tuple[Protection, ...] = (Protection.STRICT,)
-        if net is None or net.tunnel is not TunnelMode.SPLIT:
-            holds = (Protection.STRICT, Protection.BALANCED)  # balanced fails in a split tunnel
-        if writable and all(b.policy.protection in holds for b in writable):
+        if writable and all(service.level_advice(b.policy.protection, net).holds for b in writable):
             return "protected"
         return "unprotected"
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: StatusReport) -> None:
         self.report = report
         self.list.set_status(report, self.verdicts, self.restart)
         if report.network is None and self.backend.root is not None:
@@ -515,13 +510,13 @@ class MainWindow(QMainWindow):
             lambda _p: self.backend.snapshot(), self._refreshed, self._fail("Could not read status")
         )
 
-    def _refreshed(self, snapshot: tuple[Any, Any]) -> None:
+    def _refreshed(self, snapshot: tuple[StatusReport, AutoModeState | None]) -> None:
         report, auto = snapshot
         self.statusBar().showMessage("Up to date", 3000)
         self._show_report(report)
         self._show_auto(auto)
 
-    def _show_auto(self, auto: Any) -> None:
+    def _show_auto(self, auto: AutoModeState | None) -> None:
         self.auto = auto
         if auto is None:
             self.auto_label.setVisible(False)
@@ -561,7 +556,7 @@ class MainWindow(QMainWindow):
             self._fail("Could not prepare undo"),
         )
 
-    def _names(self, ids: Any) -> str:
+    def _names(self, ids: Iterable[str]) -> str:
         names = {b.browser.id: b.browser.name for b in self.report.browsers} if self.report else {}
         return ", ".join(names.get(i, i) for i in ids)
 
@@ -619,7 +614,7 @@ class MainWindow(QMainWindow):
             self._fail("Protection failed" if op == Action.PROTECT else "Undo failed"),
         )
 
-    def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
+    def _applied(self, result: tuple[Outcome, StatusReport, AutoModeState | None]) -> None:
         outcome, report, auto = result
         self._show_auto(auto)
         self.last_outcome = outcome

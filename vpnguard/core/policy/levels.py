@@ -3,7 +3,7 @@
 Local ``protect``, the admin bundles and the status read-back all derive from
 these tables. Pure data and pure functions only.
 
-Lab evidence (docs/FACTS.md): Chromium's ``default_public_interface_only``
+Lab evidence (docs/browser-facts.md, "Levels"): Chromium's ``default_public_interface_only``
 still leaks the LAN-side address as srflx in a split tunnel; only
 ``disable_non_proxied_udp`` held there. Hence ``strict`` is the default.
 """
@@ -41,12 +41,6 @@ FIREFOX_PREFS: dict[Level, dict[str, Any]] = {
         PREF + "proxy_only_if_behind_proxy": True,
     },
 }
-
-# Every pref any level may set: switching levels must undo the ones the new
-# level does not set.
-ALL_FIREFOX_PREFS: tuple[str, ...] = tuple(
-    dict.fromkeys(p for prefs in FIREFOX_PREFS.values() for p in prefs)
-)
 
 LEVEL_SUMMARY: dict[Level, str] = {
     Level.STRICT: (
