@@ -236,6 +236,8 @@ class Conflict(JsonMixin):
 
 @dataclasses.dataclass(frozen=True)
 class TargetState(JsonMixin):
+    """The protection one policy target gives, read back from disk."""
+
     target: PolicyTarget
     protection: Protection
     detail: str = ""
@@ -255,6 +257,8 @@ class PolicyState(JsonMixin):
 
 @dataclasses.dataclass(frozen=True)
 class NetInterface(JsonMixin):
+    """One network interface, classified (with the reason)."""
+
     name: str
     kind: InterfaceKind
     reason: str  # why it was classified so, in words a person can check
@@ -276,6 +280,8 @@ class Route(JsonMixin):
 
 @dataclasses.dataclass(frozen=True)
 class NetworkState(JsonMixin):
+    """The VPN state: the interfaces, the routes to the internet, full or split tunnel."""
+
     interfaces: tuple[NetInterface, ...]
     public_route: Route | None  # IPv4 route to a public address
     public_route6: Route | None

@@ -59,6 +59,8 @@ class InterfaceFacts:
 
 @dataclasses.dataclass(frozen=True)
 class Classification:
+    """What an interface is, and why (in words a person can check)."""
+
     kind: InterfaceKind
     reason: str
     vpn_type: str | None = None
