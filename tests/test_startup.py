@@ -30,6 +30,7 @@ HEAVY = ("psutil", "netifaces", "logging", "typing", "shutil", "platform", "subp
 NOT_FOR_STATUS = (
     "vpnguard.commands.protect",
     "vpnguard.core.automode",
+    "vpnguard.core.model_extra",
     "vpnguard.core.policy.engine",
     "vpnguard.core.leakcheck",
     "vpnguard.core.export",
@@ -79,6 +80,15 @@ def test_service_loads_auto_mode_names_on_first_use() -> None:
     assert service.AutoModeState is automode.AutoModeState
     with pytest.raises(AttributeError, match="no_such_name"):
         service.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_model_loads_its_other_values_on_first_use() -> None:
+    from vpnguard.core import model, model_extra
+
+    for name in ("CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"):
+        assert getattr(model, name) is getattr(model_extra, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        model.no_such_name  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_fake_root_protect_dry_run_imports_nothing_heavy(tmp_path: Path) -> None:

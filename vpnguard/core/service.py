@@ -22,13 +22,10 @@ from vpnguard.core.model import (
     OS,
     Action,
     Browser,
-    CatalogEntry,
     CheckPhase,
     Family,
     FileAction,
-    FileChange,
     Level,
-    LevelAdvice,
     NetInterface,
     NetworkState,
     PolicyState,
@@ -36,7 +33,6 @@ from vpnguard.core.model import (
     Protection,
     Route,
     TunnelMode,
-    TurnServer,
 )
 from vpnguard.core.policy.status import read_states
 
@@ -47,6 +43,7 @@ if TYPE_CHECKING:
     # the writing machinery is imported only when something is written
     from vpnguard.core.export import ExportResult as ExportResult
     from vpnguard.core.leakcheck import CheckReport as CheckReport
+    from vpnguard.core.model import CatalogEntry, FileChange, LevelAdvice, TurnServer
     from vpnguard.core.policy.registry import Registry
 
 # Auto mode's state (its files in the state directory and their format), for hooks and
@@ -208,6 +205,8 @@ def level_advice(level: Level | Protection | str, network: NetworkState | None) 
     only) holds unless the tunnel is split, where the default route is the ISP's;
     anything else (none, partial, conflict, ...) does not hold.
     """
+    from vpnguard.core.model import LevelAdvice
+
     value = Protection(level.value if isinstance(level, Level) else level)
     if value is Protection.STRICT:
         return LevelAdvice(True, "")
@@ -422,6 +421,7 @@ def host(root: str | os.PathLike[str] | None = None) -> Host:
 def catalog() -> tuple[CatalogEntry, ...]:
     """Every browser vpnguard knows, in display order."""
     from vpnguard.core.browsers.catalog import CATALOG
+    from vpnguard.core.model import CatalogEntry
 
     return tuple(
         CatalogEntry(
@@ -509,6 +509,8 @@ def delete_turn_secret(url: str, username: str) -> None:
 
 def turn_server(url: str, username: str) -> TurnServer:
     """A TURN server with its password from the keyring (RefusedError when none is stored)."""
+    from vpnguard.core.model import TurnServer
+
     return TurnServer(url, username, load_turn_secret(url, username))
 
 
