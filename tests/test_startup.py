@@ -26,6 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Modules `vpnguard status --json` used to import at start-up, each a few ms.
 HEAVY = ("psutil", "netifaces", "logging", "typing", "shutil", "platform", "subprocess")
+# vpnguard's own modules that status has no use for (other commands, auto mode, writing).
+NOT_FOR_STATUS = (
+    "vpnguard.commands.protect",
+    "vpnguard.core.automode",
+    "vpnguard.core.model_extra",
+    "vpnguard.core.policy.engine",
+    "vpnguard.core.leakcheck",
+    "vpnguard.core.export",
+)
 
 PROBE = r"""
 import io, json, sys
@@ -57,6 +66,29 @@ def test_live_status_json_imports_nothing_heavy() -> None:
     modules = set(doc["modules"])  # type: ignore[call-overload]
     assert "vpnguard.core.network.netlink" in modules  # the network was really detected
     assert [m for m in HEAVY if m in modules] == []
+    assert [m for m in NOT_FOR_STATUS if m in modules] == []
+
+
+def test_service_loads_auto_mode_names_on_first_use() -> None:
+    from vpnguard.core import automode, service
+
+    assert service.AUTO_STATE_FILE == automode.STATE_FILE
+    assert service.AUTO_LOCK_FILE == automode.LOCK_FILE
+    assert service.WATCH_PID_FILE == automode.PID_FILE
+    assert service.WATCH_STATUS_FILE == automode.STATUS_FILE
+    assert service.AutoState is automode.AutoState
+    assert service.AutoModeState is automode.AutoModeState
+    with pytest.raises(AttributeError, match="no_such_name"):
+        service.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_model_loads_its_other_values_on_first_use() -> None:
+    from vpnguard.core import model, model_extra
+
+    for name in ("CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"):
+        assert getattr(model, name) is getattr(model_extra, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        model.no_such_name  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_fake_root_protect_dry_run_imports_nothing_heavy(tmp_path: Path) -> None:

@@ -116,7 +116,13 @@ def add_common(parser: argparse.ArgumentParser, *, root: bool = True) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
 
 
-def build_parser(command: str | None) -> argparse.ArgumentParser:
+def build_parser(command: str | None, *, only_command: bool = False) -> argparse.ArgumentParser:
+    """The parser; ``command``'s own options are added (only its module is imported).
+
+    ``only_command``: add no other subcommand. Right when ``command`` is the first
+    argument: the top-level parser then hands every other argument to it and never
+    shows its own help or the list of commands.
+    """
     parser = _Parser(
         prog="vpnguard",
         description="Keep WebRTC from revealing your address around your VPN, and prove it.",
@@ -126,6 +132,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vpnguard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module_name, help_text) in COMMANDS.items():
+        if only_command and name != command:
+            continue
         p = sub.add_parser(
             name,
             help=help_text,
@@ -152,7 +160,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     env.json = "--json" in argv
     try:
         command = _find_command(argv)
-        parser = build_parser(command)
+        parser = build_parser(command, only_command=command is not None and argv[0] == command)
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help / --version

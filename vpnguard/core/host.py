@@ -14,10 +14,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import ClassVar
 
 from vpnguard.core.errors import RefusedError, UsageError
 from vpnguard.core.model import OS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 _LIVE_ROOT = Path("/")  # built once: is_live is asked for every path detection maps
 

@@ -175,56 +175,6 @@ class Browser(JsonMixin):
 
 
 @dataclasses.dataclass(frozen=True)
-class CatalogEntry:
-    """A browser vpnguard knows, installed or not (what front ends list and name)."""
-
-    id: str
-    name: str
-    family: Family
-    restart_to_apply: bool  # a running instance must restart to pick a policy change up
-    process_names: tuple[str, ...]
-    self_managed: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class LevelAdvice:
-    """Does a protection level (or what is on disk) stop the leak on this network?"""
-
-    holds: bool
-    reason: str  # why not, for people; empty when it holds
-
-
-@dataclasses.dataclass(frozen=True)
-class FileChange:
-    """One file's (or registry value's) change, as reported to the user and in ``--json``."""
-
-    path: str
-    action: FileAction
-    browsers: tuple[str, ...]
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "action", FileAction(self.action))  # "create" is accepted
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "action": self.action.value,
-            "browsers": list(self.browsers),
-            "detail": self.detail,
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class TurnServer:
-    """A TURN server for the leak check, with its password (read from the OS keyring)."""
-
-    url: str
-    username: str
-    credential: str = dataclasses.field(repr=False)
-
-
-@dataclasses.dataclass(frozen=True)
 class Conflict(JsonMixin):
     """Another policy source sets one of our keys to a different value."""
 
@@ -236,6 +186,8 @@ class Conflict(JsonMixin):
 
 @dataclasses.dataclass(frozen=True)
 class TargetState(JsonMixin):
+    """The protection one policy target gives, read back from disk."""
+
     target: PolicyTarget
     protection: Protection
     detail: str = ""
@@ -255,6 +207,8 @@ class PolicyState(JsonMixin):
 
 @dataclasses.dataclass(frozen=True)
 class NetInterface(JsonMixin):
+    """One network interface, classified (with the reason)."""
+
     name: str
     kind: InterfaceKind
     reason: str  # why it was classified so, in words a person can check
@@ -276,6 +230,8 @@ class Route(JsonMixin):
 
 @dataclasses.dataclass(frozen=True)
 class NetworkState(JsonMixin):
+    """The VPN state: the interfaces, the routes to the internet, full or split tunnel."""
+
     interfaces: tuple[NetInterface, ...]
     public_route: Route | None  # IPv4 route to a public address
     public_route6: Route | None
@@ -283,3 +239,21 @@ class NetworkState(JsonMixin):
     vpn_interfaces: tuple[str, ...]
     tunnel: TunnelMode
     detail: str = ""
+
+
+# Values that ``vpnguard status`` never builds live in vpnguard.core.model_extra and are
+# loaded on first use (a frozen dataclass costs a few hundred microseconds to create).
+_EXTRA = frozenset({"CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"})
+if TYPE_CHECKING:
+    from vpnguard.core.model_extra import CatalogEntry as CatalogEntry
+    from vpnguard.core.model_extra import FileChange as FileChange
+    from vpnguard.core.model_extra import LevelAdvice as LevelAdvice
+    from vpnguard.core.model_extra import TurnServer as TurnServer
+else:
+
+    def __getattr__(name: str) -> object:
+        if name in _EXTRA:
+            from vpnguard.core import model_extra
+
+            return getattr(model_extra, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

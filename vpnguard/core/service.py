@@ -13,9 +13,6 @@ import os
 from collections.abc import Callable, Sequence
 
 from vpnguard._lazylog import get_logger
-from vpnguard.core import automode as _automode
-from vpnguard.core.automode import AutoModeState as AutoModeState
-from vpnguard.core.automode import AutoState as AutoState
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers as detect_browsers_on
 from vpnguard.core.errors import UsageError, VpnguardError
@@ -25,13 +22,10 @@ from vpnguard.core.model import (
     OS,
     Action,
     Browser,
-    CatalogEntry,
     CheckPhase,
     Family,
     FileAction,
-    FileChange,
     Level,
-    LevelAdvice,
     NetInterface,
     NetworkState,
     PolicyState,
@@ -39,7 +33,6 @@ from vpnguard.core.model import (
     Protection,
     Route,
     TunnelMode,
-    TurnServer,
 )
 from vpnguard.core.policy.status import read_states
 
@@ -53,21 +46,47 @@ if TYPE_CHECKING:
     from vpnguard.core.leakcheck import CallSpec as CallSpec
     from vpnguard.core.leakcheck import CheckReport as CheckReport
     from vpnguard.core.leakcheck import ViewName as ViewName
+    from vpnguard.core.model import CatalogEntry, FileChange, LevelAdvice, TurnServer
     from vpnguard.core.policy.registry import Registry
 
-log = get_logger(__name__)  # imports logging only if a message is emitted
+# Auto mode's state (its files in the state directory and their format), for hooks and
+# watch: vpnguard.core.automode, loaded on first use so that ``status`` does not pay for it.
+_AUTOMODE = {
+    "AutoModeState": "AutoModeState",
+    "AutoState": "AutoState",
+    "AUTO_STATE_FILE": "STATE_FILE",
+    "AUTO_LOCK_FILE": "LOCK_FILE",
+    "WATCH_PID_FILE": "PID_FILE",
+    "WATCH_STATUS_FILE": "STATUS_FILE",
+}
+if TYPE_CHECKING:
+    from vpnguard.core import automode as _automode
+    from vpnguard.core.automode import AutoModeState as AutoModeState
+    from vpnguard.core.automode import AutoState as AutoState
 
-# Auto mode's files in the state directory (their format: vpnguard.core.automode).
-AUTO_STATE_FILE = _automode.STATE_FILE
-AUTO_LOCK_FILE = _automode.LOCK_FILE
-WATCH_PID_FILE = _automode.PID_FILE
-WATCH_STATUS_FILE = _automode.STATUS_FILE
+    AUTO_STATE_FILE = _automode.STATE_FILE
+    AUTO_LOCK_FILE = _automode.LOCK_FILE
+    WATCH_PID_FILE = _automode.PID_FILE
+    WATCH_STATUS_FILE = _automode.STATUS_FILE
+else:
+
+    def __getattr__(name: str) -> object:
+        if name in _AUTOMODE:
+            from vpnguard.core import automode
+
+            return getattr(automode, _AUTOMODE[name])
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+log = get_logger(__name__)  # imports logging only if a message is emitted
 
 SCHEMA_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
 class BrowserStatus:
+    """One installed browser and its protection read from disk."""
+
     browser: Browser
     policy: PolicyState
 
@@ -82,6 +101,8 @@ class BrowserStatus:
 
 @dataclasses.dataclass(frozen=True)
 class StatusReport:
+    """What ``status`` reports: the browsers, the network and warnings."""
+
     browsers: tuple[BrowserStatus, ...]
     network: NetworkState | None
     warnings: tuple[str, ...] = ()
@@ -100,6 +121,8 @@ class StatusReport:
 
 @dataclasses.dataclass(frozen=True)
 class ChangeReport:
+    """What ``protect``/``unprotect`` did (or, in a dry run, would do), and the status after."""
+
     action: Action
     level: Level | None
     dry_run: bool
@@ -185,6 +208,8 @@ def level_advice(level: Level | Protection | str, network: NetworkState | None) 
     only) holds unless the tunnel is split, where the default route is the ISP's;
     anything else (none, partial, conflict, ...) does not hold.
     """
+    from vpnguard.core.model import LevelAdvice
+
     value = Protection(level.value if isinstance(level, Level) else level)
     if value is Protection.STRICT:
         return LevelAdvice(True, "")
@@ -441,6 +466,7 @@ def host(root: str | os.PathLike[str] | None = None) -> Host:
 def catalog() -> tuple[CatalogEntry, ...]:
     """Every browser vpnguard knows, in display order."""
     from vpnguard.core.browsers.catalog import CATALOG
+    from vpnguard.core.model import CatalogEntry
 
     return tuple(
         CatalogEntry(
@@ -457,7 +483,7 @@ def catalog_entry(browser_id: str) -> CatalogEntry:
 
 
 def browser_ids() -> tuple[str, ...]:
-    return tuple(e.id for e in catalog())
+    return tuple(BY_ID)  # catalog order
 
 
 def detect_browsers(
@@ -528,6 +554,8 @@ def delete_turn_secret(url: str, username: str) -> None:
 
 def turn_server(url: str, username: str) -> TurnServer:
     """A TURN server with its password from the keyring (RefusedError when none is stored)."""
+    from vpnguard.core.model import TurnServer
+
     return TurnServer(url, username, load_turn_secret(url, username))
 
 

@@ -19,6 +19,8 @@ EDGE_KEY = "WebRtcLocalhostIpHandling"
 
 @dataclasses.dataclass(frozen=True)
 class LinuxSpec:
+    """Where a browser lives on Linux and where it reads managed policy."""
+
     binaries: tuple[str, ...] = ()  # names looked up on PATH
     paths: tuple[str, ...] = ()  # absolute install locations (executables)
     deb_packages: tuple[str, ...] = ()  # for the version, read from dpkg's status file
@@ -38,18 +40,24 @@ class LinuxSpec:
 
 @dataclasses.dataclass(frozen=True)
 class WindowsSpec:
+    """Where a browser lives on Windows and its policy key."""
+
     exe_relpaths: tuple[str, ...] = ()  # relative to Program Files / Program Files (x86)
     policy_key: str | None = None  # under HKLM
 
 
 @dataclasses.dataclass(frozen=True)
 class MacSpec:
+    """A browser's macOS app bundles and managed preferences domain."""
+
     apps: tuple[str, ...] = ()  # bundle names under /Applications
     domain: str | None = None  # managed preferences domain
 
 
 @dataclasses.dataclass(frozen=True)
 class BrowserSpec:
+    """One browser vpnguard knows: its names, family and per-OS locations."""
+
     id: str
     name: str
     family: Family

@@ -153,11 +153,16 @@ def _proc_comm_names() -> set[str] | None:
     names: set[str] = set()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/comm", "rb") as fh:
-                    names.add(fh.read().strip().decode("utf-8", "replace"))
+            try:  # os.read, not open(): no buffered file object per process
+                fd = os.open(f"/proc/{pid}/comm", os.O_RDONLY)
             except OSError:
                 continue
+            try:
+                names.add(os.read(fd, 64).strip().decode("utf-8", "replace"))
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
     return names
 
 

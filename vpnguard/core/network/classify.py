@@ -59,6 +59,8 @@ class InterfaceFacts:
 
 @dataclasses.dataclass(frozen=True)
 class Classification:
+    """What an interface is, and why (in words a person can check)."""
+
     kind: InterfaceKind
     reason: str
     vpn_type: str | None = None
@@ -119,15 +121,18 @@ def _windows_vpn() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 # Windows' own RAS miniports exist on every machine; they are a VPN only once
 # a connection gives them an address.
-_WINDOWS_MINIPORT = re.compile(r"wan miniport \((ikev2|l2tp|pptp|sstp)\)", re.IGNORECASE)
+_WINDOWS_MINIPORT = r"wan miniport \((ikev2|l2tp|pptp|sstp)\)"
 _MINIPORT_TYPE = {"ikev2": "ipsec", "l2tp": "ipsec", "pptp": "ppp", "sstp": "ppp"}
 
-_WINDOWS_VIRTUAL = re.compile(
+_WINDOWS_VIRTUAL = (
     r"hyper-v|virtualbox|vmware|wi-fi direct virtual|kernel debug|npcap|"
-    r"wan miniport|teredo|6to4|ip-https|isatap|microsoft kernel debug|docker|wsl",
-    re.IGNORECASE,
+    r"wan miniport|teredo|6to4|ip-https|isatap|microsoft kernel debug|docker|wsl"
 )
-_WINDOWS_LOOPBACK = re.compile(r"loopback", re.IGNORECASE)
+
+
+def _search(pattern: str, text: str) -> re.Match[str] | None:
+    # A Windows pattern, compiled on first use (re caches it): Linux never pays for it.
+    return re.search(pattern, text, re.IGNORECASE)
 
 
 def _classify_windows(f: InterfaceFacts) -> Classification:
@@ -145,9 +150,9 @@ def _classify_windows(f: InterfaceFacts) -> Classification:
             InterfaceKind.PHYSICAL,
             f"no adapter description for {f.name!r} and the name matches no VPN",
         )
-    if _WINDOWS_LOOPBACK.search(desc):
+    if _search("loopback", desc):
         return Classification(InterfaceKind.LOOPBACK, f"{where} is a loopback")
-    mini = _WINDOWS_MINIPORT.search(desc)
+    mini = _search(_WINDOWS_MINIPORT, desc)
     if mini:
         if has_routable_address(f.addresses):
             return Classification(
@@ -161,7 +166,7 @@ def _classify_windows(f: InterfaceFacts) -> Classification:
     for pattern, vpn_type in _windows_vpn():
         if pattern.search(desc):
             return Classification(InterfaceKind.VPN, f"{where} is a {vpn_type} adapter", vpn_type)
-    if _WINDOWS_VIRTUAL.search(desc):
+    if _search(_WINDOWS_VIRTUAL, desc):
         return Classification(InterfaceKind.VIRTUAL, f"{where} is a virtual adapter")
     return Classification(InterfaceKind.PHYSICAL, f"{where} names no VPN or virtual adapter")
 

@@ -277,11 +277,16 @@ def _linux_started_before(names: set[str], mtime: float) -> bool:
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                stat = fh.read()
+        try:  # os.read, not open(): no buffered file object per process
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
         except OSError:
             continue
+        try:
+            stat = os.read(fd, 4096)  # one line, well under a page
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
         head, _, tail = stat.rpartition(b")")
         name = head.partition(b"(")[2].decode("utf-8", "replace")
         fields = tail.split()
