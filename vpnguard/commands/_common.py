@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env, add_common
 from vpnguard.core.model import Protection
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from vpnguard.core.service import StatusReport
 

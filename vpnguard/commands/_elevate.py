@@ -14,10 +14,13 @@ import argparse
 import os
 import shlex
 import sys
-from typing import Any
 
 from vpnguard.core.errors import NeedsElevationError
 from vpnguard.core.model import Action
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def add_elevate_option(parser: argparse.ArgumentParser) -> None:

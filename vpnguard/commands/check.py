@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from vpnguard.core.service import CheckReport
 

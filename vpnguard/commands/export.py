@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from vpnguard.cli import Env
 
 from vpnguard.cli import add_common
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    from vpnguard.cli import Env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
+from vpnguard.vpnclient.configedit.scripts import KINDS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from vpnguard.cli import Env
 
-from vpnguard.vpnclient.configedit.scripts import KINDS
 
 LEVELS = ("strict", "balanced")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
@@ -11,7 +10,10 @@ from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate,
 from vpnguard.core.errors import NeedsElevationError
 from vpnguard.core.model import Action, FileAction
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    from typing import Any
+
     from vpnguard.core.service import ChangeReport
 
 
