@@ -76,12 +76,13 @@ def _level_protection(level: Level | None) -> Protection:
 
 
 def _managed_dir_files(directory: Any) -> list[tuple[str, Any]]:
-    """Every regular file of a Chromium managed directory, in the order Chromium reads them.
+    """Every file of a Chromium managed directory, in the order Chromium reads them.
 
     ``ConfigDirPolicyLoader`` enumerates every file (not only ``*.json``, dot files
     included), sorts the paths lexicographically and lets a later file win on a
-    shared key. FIFOs, sockets and devices are skipped (never opened: a FIFO would
-    block the read), as are directories.
+    shared key. Directories are left out; anything else is listed so that the
+    reader can say why a FIFO, socket or device is no policy (:func:`_load` never
+    blocks on one).
     """
     out: list[tuple[str, Any]] = []
     for name in sorted(os.listdir(directory), key=os.fsencode):
@@ -90,37 +91,9 @@ def _managed_dir_files(directory: Any) -> list[tuple[str, Any]]:
             st = path.stat()
         except OSError:
             continue
-        if stat.S_ISREG(st.st_mode):
+        if not stat.S_ISDIR(st.st_mode):
             out.append((name, path))
     return out
-
-
-def _load_regular(path: Any) -> tuple[dict[str, Any] | None, str]:
-    """:func:`_load`, refusing to block on a file swapped for a FIFO after the listing."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None, ""
-    except PermissionError:
-        return None, f"{path.name}: unreadable"
-    except OSError as exc:
-        return None, f"{path.name}: unreadable ({exc.strerror or exc})"
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None, ""
-        with os.fdopen(fd, "rb") as fh:
-            fd = -1
-            raw = fh.read()
-    finally:
-        if fd != -1:
-            os.close(fd)
-    try:
-        doc = json.loads(raw.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return None, f"{path.name}: not valid JSON, the browser ignores it ({exc})"
-    if not isinstance(doc, dict):
-        return None, f"{path.name}: not a JSON object, the browser ignores it"
-    return doc, ""
 
 
 def chromium_dir_state(host: Host, spec: BrowserSpec, target: PolicyTarget) -> TargetState:
@@ -140,7 +113,7 @@ def chromium_dir_state(host: Host, spec: BrowserSpec, target: PolicyTarget) -> T
     setters: list[tuple[str, Any]] = []  # (file name, value) in reading order
     notes: list[str] = []
     for name, path in files:
-        doc, problem = _load_regular(path)
+        doc, problem = _load(path)
         if problem:
             notes.append(problem)
         if doc is None:
