@@ -7,7 +7,7 @@ from typing import Any
 
 from vpnguard.vpnclient.configedit.scripts import KINDS
 
-LEVELS = ("strict", "balanced")
+LEVELS = ("strict", "relay", "balanced", "auto")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,14 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Any) -> int:
-    from vpnguard.core.model import Level
+    from vpnguard.core.model import LevelChoice
 
     if args.hook_action == "run":
         from vpnguard.vpnclient.hookrun import run_hook
 
         return run_hook(
             args.kind,
-            level=Level(args.level),
+            level=LevelChoice(args.level),
             root=args.root,
             fail_closed=args.fail_closed,
             event=args.event,
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, env: Any) -> int:
         args.hook_action,
         install.HookOptions(
             kind=args.kind,
-            level=Level(args.level),
+            level=LevelChoice(args.level),
             interfaces=tuple(args.interface),
             config=args.config,
             root=args.root,

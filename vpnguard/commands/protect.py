@@ -11,10 +11,11 @@ from vpnguard.commands._common import add_browser_option, add_common
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--level",
-        choices=("strict", "balanced"),
+        choices=("strict", "relay", "balanced", "auto"),
         default="strict",
-        help="strict (default) holds in split tunnels too; balanced keeps more direct calls "
-        "working but still leaks in a split tunnel",
+        help="relay (recommended) leaks in no scenario and keeps calls through TURN; strict "
+        "(default) also blocks Firefox calls; balanced keeps direct calls but holds only in a "
+        "full tunnel; auto picks balanced in a verified full tunnel and relay otherwise",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; write nothing"

@@ -10,7 +10,12 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vpnguard.cli import add_common
 
-    parser.add_argument("--level", choices=("strict", "balanced"), default="strict")
+    parser.add_argument(
+        "--level",
+        choices=("strict", "relay", "balanced", "auto"),
+        default="strict",
+        help="auto follows the tunnel: re-chosen (and re-written) whenever the routes change",
+    )
     parser.add_argument(
         "--vpn",
         action="append",
@@ -26,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Any) -> int:
-    from vpnguard.core.model import Level
+    from vpnguard.core.model import LevelChoice
     from vpnguard.vpnclient import watch
 
     if args.status:
@@ -45,4 +50,4 @@ def run(args: argparse.Namespace, env: Any) -> int:
         for handler in logging.getLogger().handlers:
             handler.setLevel(logging.INFO)
         logging.getLogger().setLevel(logging.INFO)
-    return watch.watch(Level(args.level), args.vpn, args.always, args.root)
+    return watch.watch(LevelChoice(args.level), args.vpn, args.always, args.root)

@@ -23,16 +23,35 @@ class Family(StrEnum):
 
 
 class Level(StrEnum):
-    """A protection level; what it means per browser family is in core.policy.levels."""
+    """A concrete protection level: what it writes per family is in core.policy.levels.
+
+    Ordered from the strongest; ``RELAY`` is the recommended one (the lab's
+    matrix, docs/matrix.md: no leak in any scenario, calls through TURN).
+    """
 
     STRICT = "strict"
+    RELAY = "relay"
     BALANCED = "balanced"
+
+
+class LevelChoice(StrEnum):
+    """What a user may ask for: a concrete level, or ``auto`` (follow the tunnel).
+
+    ``auto`` is resolved to a :class:`Level` from the network as it is now
+    (core.policy.auto); nothing is ever written "at auto".
+    """
+
+    STRICT = "strict"
+    RELAY = "relay"
+    BALANCED = "balanced"
+    AUTO = "auto"
 
 
 class Protection(StrEnum):
     """What the policy on disk gives a browser, read back from disk."""
 
     STRICT = "strict"
+    RELAY = "relay"
     BALANCED = "balanced"
     NONE = "none"
     CONFLICT = "conflict"  # another managed source sets the same key differently
@@ -169,3 +188,11 @@ class NetworkState(JsonMixin):
     vpn_interfaces: tuple[str, ...]
     tunnel: TunnelMode
     detail: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoChoice(JsonMixin):
+    """What ``auto`` chose for the network as it is now, and why (core.policy.auto)."""
+
+    level: Level
+    reason: str

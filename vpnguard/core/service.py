@@ -20,9 +20,11 @@ from vpnguard.core.errors import UsageError
 from vpnguard.core.host import Host
 from vpnguard.core.model import (
     OS,
+    AutoChoice,
     Browser,
     Family,
     Level,
+    LevelChoice,
     NetworkState,
     PolicyState,
     TunnelMode,
@@ -80,16 +82,19 @@ class ChangeReport:
     notices: tuple[str, ...]
     restart_needed: tuple[str, ...]
     status: StatusReport
+    auto: AutoChoice | None = None  # set when the level was asked as ``auto``
 
     @property
     def changed(self) -> bool:
         return any(c.action != "unchanged" for c in self.changes)
 
     def to_json(self) -> dict[str, Any]:
+        auto = {"auto": self.auto.to_json()} if self.auto is not None else {}
         return {
             "schema_version": SCHEMA_VERSION,
             "ok": True,
             "action": self.action,
+            **auto,
             "level": self.level.value if self.level else None,
             "dry_run": self.dry_run,
             "changes": [c.to_json() for c in self.changes],
@@ -162,11 +167,38 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _level(level: Level | str) -> Level:
+def _level(level: Level | LevelChoice | str) -> LevelChoice:
     try:
-        return Level(level)
+        return LevelChoice(level)
     except ValueError:
-        raise UsageError(f"unknown level {level!r} (strict or balanced)") from None
+        known = ", ".join(c.value for c in LevelChoice)
+        raise UsageError(f"unknown level {level!r} (known: {known})") from None
+
+
+def auto_level(
+    *,
+    root: str | os.PathLike[str] | None = None,
+    host: Host | None = None,
+    network: NetworkState | None = None,
+) -> AutoChoice:
+    """The concrete level ``auto`` means for the network as it is now, with the reason."""
+    from vpnguard.core.network.bypass import kernel_routes
+    from vpnguard.core.policy.auto import bypass_routes, choose
+
+    h = _host(root, host)
+    net = network if network is not None else _network(h)
+    rows = kernel_routes() if h.is_live and net is not None else None
+    bypass = bypass_routes(rows, net.vpn_interfaces) if rows is not None and net else None
+    return choose(net, bypass)
+
+
+def _concrete(
+    choice: LevelChoice, h: Host, network: NetworkState | None = None
+) -> tuple[Level, AutoChoice | None]:
+    if choice is LevelChoice.AUTO:
+        picked = auto_level(host=h, network=network)
+        return picked.level, picked
+    return Level(choice.value), None
 
 
 def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: str) -> list[str]:
@@ -179,9 +211,15 @@ def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: str)
             )
         if level is Level.BALANCED:
             notes.append(
-                "'balanced' does not hold in a split tunnel: the public address can still leak; "
-                "'strict' does."
+                "'balanced' does not hold in a split tunnel, with IPv6 around the VPN or without "
+                "a VPN: the address can still leak there; 'relay' holds everywhere."
             )
+        if level is not None:
+            from vpnguard.core.policy.levels import CALLS
+
+            for fam in sorted({b.browser.family for b in touched}):
+                names = ", ".join(b.browser.name for b in touched if b.browser.family is fam)
+                notes.append(f"Calls under '{level.value}' in {names}: {CALLS[level][fam]}.")
     for b in touched:
         spec = BY_ID[b.browser.id]
         if b.browser.running and spec.restart_to_apply:
@@ -254,16 +292,27 @@ def _change(
 
 
 def protect(
-    level: Level | str = Level.STRICT,
+    level: Level | LevelChoice | str = Level.STRICT,
     browsers: Sequence[str] | None = None,
     *,
     dry_run: bool = False,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
     registry: Registry | None = None,
+    network: NetworkState | None = None,
 ) -> ChangeReport:
-    """Write WebRTC policy at ``level`` for the installed browsers (or ``browsers``)."""
-    return _change("protect", _level(level), browsers, dry_run, _host(root, host), registry)
+    """Write WebRTC policy at ``level`` for the installed browsers (or ``browsers``).
+
+    ``auto`` is resolved first (:func:`auto_level`, or from ``network`` when
+    given) and the report's ``auto`` says what it chose and why.
+    """
+    h = _host(root, host)
+    concrete, picked = _concrete(_level(level), h, network)
+    report = _change("protect", concrete, browsers, dry_run, h, registry)
+    if picked is None:
+        return report
+    notices = (f"auto chose '{picked.level.value}': {picked.reason}", *report.notices)
+    return dataclasses.replace(report, auto=picked, notices=notices)
 
 
 def unprotect(

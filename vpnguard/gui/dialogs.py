@@ -149,9 +149,10 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("vpnguard settings")
         form = QFormLayout()
         self.level = QComboBox()
-        self.level.addItem("Strict (recommended)", "strict")
-        self.level.addItem("Balanced", "balanced")
-        self.level.setCurrentIndex(0 if settings.level == "strict" else 1)
+        from vpnguard.gui.window import add_level_items
+
+        add_level_items(self.level)
+        self.level.setCurrentIndex(max(0, self.level.findData(settings.level)))
         self.level.setAccessibleName("Default protection level")
         form.addRow("Default &level:", self.level)
         self.appearance = QComboBox()

@@ -36,7 +36,7 @@ class Settings:
     @property
     def level(self) -> str:
         value = self._str("protect/level", "strict")
-        return value if value in ("strict", "balanced") else "strict"
+        return value if value in ("strict", "relay", "balanced", "auto") else "strict"
 
     @level.setter
     def level(self, value: str) -> None:

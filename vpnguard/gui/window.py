@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from vpnguard.core.model import NetworkState, Protection, TunnelMode
-from vpnguard.core.policy.levels import LEVEL_SUMMARY
+from vpnguard.core.policy.levels import CHOICE_SUMMARY
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 PROTECTION_TEXT = {
     Protection.STRICT: "Strict",
+    Protection.RELAY: "Relay",
     Protection.BALANCED: "Balanced",
     Protection.NONE: "Not protected",
     Protection.CONFLICT: "Conflict",
@@ -47,6 +48,19 @@ PROTECTION_TEXT = {
     Protection.SELF_MANAGED: "Manages WebRTC itself",
     Protection.UNSUPPORTED: "Not supported here",
 }
+LEVEL_ITEMS = (  # (label, value): strict stays first, as older settings expect
+    ("Strict (no Firefox calls)", "strict"),
+    ("Balanced", "balanced"),
+    ("Relay (recommended: calls keep working)", "relay"),
+    ("Automatic (follows your VPN)", "auto"),
+)
+
+
+def add_level_items(combo: Any) -> None:
+    for label, value in LEVEL_ITEMS:
+        combo.addItem(label, value)
+
+
 PHASE_TEXT = {
     "launching": "Starting…",
     "waiting": "Gathering…",
@@ -208,6 +222,7 @@ class BrowserList(QTreeWidget):
             item.setToolTip(COL_PROTECTION, policy.detail or prot)
             icon = {
                 Protection.STRICT: "status-protected",
+                Protection.RELAY: "status-protected",
                 Protection.BALANCED: "status-protected",
                 Protection.CONFLICT: "status-leak",
                 Protection.PARTIAL: "status-unprotected",
@@ -216,7 +231,7 @@ class BrowserList(QTreeWidget):
             if split and policy.protection is Protection.BALANCED:
                 icon = "status-unprotected"
                 item.setToolTip(
-                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Strict"
+                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Relay"
                 )
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
@@ -318,9 +333,8 @@ class MainWindow(QMainWindow):
         pb = QVBoxLayout(protect_box)
         row = QHBoxLayout()
         self.level = QComboBox()
-        self.level.addItem("Strict (recommended)", "strict")
-        self.level.addItem("Balanced", "balanced")
-        self.level.setCurrentIndex(0 if self.settings.level == "strict" else 1)
+        add_level_items(self.level)
+        self.level.setCurrentIndex(max(0, self.level.findData(self.settings.level)))
         self.level.setAccessibleName("Protection level")
         level_label = QLabel("&Level:")
         level_label.setBuddy(self.level)
@@ -427,10 +441,10 @@ class MainWindow(QMainWindow):
     # ---- state --------------------------------------------------------------------------
 
     def _level_changed(self) -> None:
-        from vpnguard.core.model import Level
+        from vpnguard.core.model import LevelChoice
 
-        level = Level(self.level.currentData())
-        self.level_help.setText(LEVEL_SUMMARY[level])
+        level = LevelChoice(self.level.currentData())
+        self.level_help.setText(CHOICE_SUMMARY[level])
         self.settings.level = level.value
 
     def _busy(self, busy: bool) -> None:
@@ -469,9 +483,9 @@ class MainWindow(QMainWindow):
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
         net = self.report.network
-        holds: tuple[Protection, ...] = (Protection.STRICT,)
+        holds: tuple[Protection, ...] = (Protection.STRICT, Protection.RELAY)
         if net is None or net.tunnel is not TunnelMode.SPLIT:
-            holds = (Protection.STRICT, Protection.BALANCED)  # balanced fails in a split tunnel
+            holds = (*holds, Protection.BALANCED)  # balanced fails in a split tunnel
         if writable and all(b.policy.protection in holds for b in writable):
             return "protected"
         return "unprotected"
@@ -743,7 +757,7 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.settings, self)
         if self.prompter.show_dialog(dialog):
-            self.level.setCurrentIndex(0 if self.settings.level == "strict" else 1)
+            self.level.setCurrentIndex(max(0, self.level.findData(self.settings.level)))
             from PySide6.QtWidgets import QApplication
 
             app = QApplication.instance()

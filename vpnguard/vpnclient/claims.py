@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from vpnguard.core.host import Host
-from vpnguard.core.model import Level
+from vpnguard.core.model import LevelChoice
 from vpnguard.vpnclient.fsutil import atomic_write, locked
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,10 @@ STATE_FILE = "auto.json"
 LOCK_FILE = "auto.lock"
 
 # (action, level, root) -> (exit code, JSON document)
-Applier = Callable[[str, Level, str | None], tuple[int, dict[str, Any]]]
+Applier = Callable[[str, LevelChoice, str | None], tuple[int, dict[str, Any]]]
 
 
-def cli_apply(action: str, level: Level, root: str | None) -> tuple[int, dict[str, Any]]:
+def cli_apply(action: str, level: LevelChoice, root: str | None) -> tuple[int, dict[str, Any]]:
     """``vpnguard protect|unprotect --json`` in this process: its exit code and JSON.
 
     Calls the service directly (the very object the CLI prints), so a hook does
@@ -141,7 +141,7 @@ class Coordinator:
     def __init__(
         self,
         host: Host,
-        level: Level,
+        level: LevelChoice,
         *,
         root: str | None = None,
         apply: Applier = cli_apply,

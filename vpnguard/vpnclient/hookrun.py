@@ -21,7 +21,7 @@ from typing import Any
 
 from vpnguard.core.errors import ExitCode, RefusedError, VpnguardError
 from vpnguard.core.host import Host
-from vpnguard.core.model import Level
+from vpnguard.core.model import LevelChoice
 from vpnguard.vpnclient import paths
 from vpnguard.vpnclient.claims import Coordinator, summarize
 from vpnguard.vpnclient.configedit.names import check_interface
@@ -149,7 +149,7 @@ def _on_timeout(signum: int, frame: Any) -> None:
 def run_hook(
     kind: str,
     *,
-    level: Level,
+    level: LevelChoice,
     root: str | None,
     fail_closed: bool,
     event: str | None,
