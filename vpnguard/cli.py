@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from vpnguard import __version__
-from vpnguard.core.errors import ExitCode, UsageError, VpnguardError
+from vpnguard.core.errors import ExitCode, UsageError, VpnguardError, envelope, internal_error
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -146,12 +146,12 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return _report_error(env, VpnguardError("interrupted"))
     except Exception as exc:  # the contract: a clear message and exit 5, not a traceback
         logging.getLogger(__name__).debug("internal error", exc_info=True)
-        return _report_error(env, VpnguardError(f"internal error: {type(exc).__name__}: {exc}"))
+        return _report_error(env, internal_error(exc))
 
 
 def _report_error(env: Env, exc: VpnguardError) -> int:
     if env.json:
-        env.emit_json({"schema_version": 1, "ok": False, "error": exc.to_json()})
+        env.emit_json(envelope(exc))
     env.warn(f"vpnguard: error: {exc.message}")
     return int(exc.exit_code)
 

@@ -16,11 +16,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
 from vpnguard.core.errors import ExitCode, NeedsElevationError, RefusedError, VpnguardError
-from vpnguard.core.host import current_os
-from vpnguard.core.model import OS
+from vpnguard.core.model import OS, Action
+from vpnguard.core.service import current_os
 
 #: Where the Linux package installs the helper; the polkit action's
 #: ``org.freedesktop.policykit.exec.path`` annotation names this exact path.
@@ -42,11 +43,19 @@ class ElevationDenied(VpnguardError):
     kind = "not_authorized"
 
 
+class Method(StrEnum):
+    """How the helper is elevated: one per OS."""
+
+    PKEXEC = "pkexec"  # Linux: polkit
+    RUNAS = "runas"  # Windows: UAC
+    OSASCRIPT = "osascript"  # macOS: the administrator-privileges prompt
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """One command to run: the argument list, what goes to stdin, and how it elevates."""
 
-    method: str  # "pkexec" | "runas" | "osascript" | "direct"
+    method: Method
     argv: tuple[str, ...]
     stdin: bytes | None
 
@@ -54,7 +63,7 @@ class Plan:
 def request(op: str, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
     """The JSON request the helper accepts (see :func:`vpnguard.privileged.parse_request`)."""
     doc: dict[str, Any] = {"version": 1, "op": op}
-    if op == "protect":
+    if op == Action.PROTECT:
         doc["level"] = level or "strict"
     if browsers:
         doc["browsers"] = list(browsers)
@@ -73,7 +82,7 @@ def helper_command(python: str = sys.executable, installed: str = LINUX_HELPER) 
 
 
 def plan_linux(req: bytes, helper: Sequence[str], pkexec: str = "pkexec") -> Plan:
-    return Plan("pkexec", (pkexec, "--disable-internal-agent", *helper), req)
+    return Plan(Method.PKEXEC, (pkexec, "--disable-internal-agent", *helper), req)
 
 
 def _ps_quote(text: str) -> str:
@@ -103,7 +112,7 @@ def plan_windows(req: bytes, helper: Sequence[str]) -> Plan:
         "exit $p.ExitCode } catch { exit " + str(WINDOWS_CANCELLED) + " }"
     )
     return Plan(
-        "runas",
+        Method.RUNAS,
         ("powershell.exe", "-NoProfile", "-NonInteractive", "-Command", script),
         None,
     )
@@ -117,7 +126,7 @@ def plan_macos(req: bytes, helper: Sequence[str]) -> Plan:
     """osascript's admin prompt; ``quoted form of`` keeps each word one shell word."""
     words = ' & " " & '.join(f"(quoted form of {_as_quote(w)})" for w in helper)
     script = f'do shell script {words} & " --request {_b64(req)}" with administrator privileges'
-    return Plan("osascript", ("/usr/bin/osascript", "-e", script), None)
+    return Plan(Method.OSASCRIPT, ("/usr/bin/osascript", "-e", script), None)
 
 
 def plan(req: bytes, os_: OS | None = None, python: str = sys.executable) -> Plan:
@@ -134,7 +143,7 @@ Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 
 def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
     """Run the plan; the helper's JSON answer, or a :class:`VpnguardError` a person understands."""
-    if p.method == "pkexec" and shutil.which(p.argv[0]) is None and runner is subprocess.run:
+    if p.method is Method.PKEXEC and shutil.which(p.argv[0]) is None and runner is subprocess.run:
         raise NeedsElevationError(
             "pkexec is not installed: install the 'pkexec' package (polkit) to let vpnguard "
             "ask for your password, or run 'sudo vpnguard protect' in a terminal"
@@ -158,16 +167,16 @@ def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
         except ValueError:
             doc = None
     if doc is None:
-        if p.method == "pkexec" and proc.returncode == PKEXEC_CANCELLED:
+        if p.method is Method.PKEXEC and proc.returncode == PKEXEC_CANCELLED:
             raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
-        if p.method == "pkexec" and proc.returncode == PKEXEC_NOT_AUTHORIZED:
+        if p.method is Method.PKEXEC and proc.returncode == PKEXEC_NOT_AUTHORIZED:
             raise ElevationDenied(
                 "Not authorized: your account may not change browser policy, or no "
                 "authentication agent was available to ask for a password. Nothing was changed."
             )
-        if p.method == "runas" and proc.returncode == WINDOWS_CANCELLED:
+        if p.method is Method.RUNAS and proc.returncode == WINDOWS_CANCELLED:
             raise ElevationCancelled("You declined the administrator prompt. Nothing was changed.")
-        if p.method == "osascript" and b"-128" in proc.stderr:  # "User canceled."
+        if p.method is Method.OSASCRIPT and b"-128" in proc.stderr:  # "User canceled."
             raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise VpnguardError(

@@ -59,7 +59,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO, TextIO
 
-from vpnguard.core.errors import ExitCode, RefusedError, UsageError, VpnguardError
+from vpnguard.core.errors import (
+    ExitCode,
+    RefusedError,
+    UsageError,
+    VpnguardError,
+    envelope,
+    internal_error,
+)
+from vpnguard.core.model import Action
 
 log = logging.getLogger("vpnguard.helper")
 
@@ -97,7 +105,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_request(raw: bytes) -> Request:
     """Validate one request; raise :class:`RefusedError` for anything but the narrow form."""
-    from vpnguard.core.browsers.catalog import BY_ID
+    from vpnguard.core import service
 
     if len(raw) > MAX_REQUEST:
         raise _refuse(f"request is larger than {MAX_REQUEST} bytes")
@@ -123,7 +131,7 @@ def parse_request(raw: bytes) -> Request:
     if type(version) is not int or version != PROTOCOL_VERSION:
         raise _refuse(f"'version' must be {PROTOCOL_VERSION}")
     level: str | None = None
-    if op == "protect":
+    if op == Action.PROTECT:
         level = doc.get("level", "strict")
         if not isinstance(level, str) or level not in ("strict", "relay", "balanced", "auto"):
             raise _refuse('\'level\' must be "strict", "relay", "balanced" or "auto"')
@@ -135,7 +143,7 @@ def parse_request(raw: bytes) -> Request:
         for item in value:
             if not isinstance(item, str) or not _ID.match(item):
                 raise _refuse(f"{item!r} is not a browser id")
-            if item not in BY_ID:
+            if item not in service.browser_ids():
                 raise _refuse(f"unknown browser id {item!r}")
         if len(set(value)) != len(value):
             raise _refuse("'browsers' lists an id twice")
@@ -176,7 +184,7 @@ def _read_request(argv: Sequence[str], stdin: BinaryIO) -> bytes:
 def handle(request: Request, root: str | None) -> dict[str, Any]:
     from vpnguard.core import service
 
-    if request.op == "protect":
+    if request.op == Action.PROTECT:
         assert request.level is not None
         report = service.protect(request.level, request.browsers, root=root)
     else:
@@ -185,9 +193,9 @@ def handle(request: Request, root: str | None) -> dict[str, Any]:
 
 
 def _state_log_path(root: str | None) -> str:
-    from vpnguard.core.host import Host
+    from vpnguard.core import service
 
-    return str(Host.current(root).state_dir() / "helper.log")
+    return str(service.host(root).state_dir() / "helper.log")
 
 
 def _audit(
@@ -233,7 +241,7 @@ def main(
     except VpnguardError as exc:
         # A refused root is never used, not even for the log file.
         _audit(None, caller, "refused", exc.message, to_file=False)
-        return _answer(stdout, {"ok": False, "error": exc.to_json()}, exc.exit_code)
+        return _answer(stdout, envelope(exc), exc.exit_code)
     try:
         if elevated_by_tool(env):
             for key in [k for k in env if k.startswith("VPNGUARD_")]:
@@ -241,17 +249,17 @@ def main(
         request = parse_request(_read_request(argv, stdin))
     except VpnguardError as exc:
         _audit(root, caller, "refused", exc.message)
-        return _answer(stdout, {"ok": False, "error": exc.to_json()}, exc.exit_code)
+        return _answer(stdout, envelope(exc), exc.exit_code)
     what = f"op={request.op} level={request.level} browsers={request.browsers or 'all'}"
     try:
         report = handle(request, root)
     except VpnguardError as exc:
         _audit(root, caller, "error", f"{what}: {exc.message}")
-        return _answer(stdout, {"ok": False, "error": exc.to_json()}, exc.exit_code)
+        return _answer(stdout, envelope(exc), exc.exit_code)
     except Exception as exc:
         _audit(root, caller, "internal-error", f"{what}: {type(exc).__name__}: {exc}")
-        err = VpnguardError(f"internal error in the helper: {type(exc).__name__}: {exc}")
-        return _answer(stdout, {"ok": False, "error": err.to_json()}, err.exit_code)
+        err = internal_error(exc, " in the helper")
+        return _answer(stdout, envelope(err), err.exit_code)
     changed = [
         f"{c['action']}:{c['path']}" for c in report["changes"] if c["action"] != "unchanged"
     ]

@@ -134,6 +134,7 @@ def test_gui_writer_reports_cancel_and_nothing_changes(
 
 def test_gui_writer_through_the_real_helper(make_window: Any, tree: Any, monkeypatch: Any) -> None:
     """The whole elevated path minus pkexec: the real helper process on the fake tree."""
+    import dataclasses
     import os
     import sys
 
@@ -144,8 +145,10 @@ def test_gui_writer_through_the_real_helper(make_window: Any, tree: Any, monkeyp
     monkeypatch.setenv(TEST_ROOT_ENV, str(tree))
 
     def direct(req: bytes) -> dict[str, Any]:
-        # Not -I here: the test must run this checkout's helper, not an installed one.
-        p = elevation.Plan("direct", (sys.executable, "-m", "vpnguard.privileged"), req)
+        # Not -I here: the test must run this checkout's helper, not an installed one. The
+        # plan is Linux's with the elevating pkexec left out (the helper runs as this user).
+        linux = elevation.plan_linux(req, (sys.executable, "-m", "vpnguard.privileged"))
+        p = dataclasses.replace(linux, argv=linux.argv[2:])
         return elevation.run_plan(
             p,
             lambda argv, **kw: subprocess.run(

@@ -325,9 +325,9 @@ def test_auto_mode_state_is_shown_from_watch(make_window: Any, tree: Path) -> No
     # What auto_mode_state() reports while vpnguard watch runs (its own tests cover reading it).
     import os
 
-    from vpnguard.vpnclient import watch
+    from vpnguard.core import service
 
-    w.backend.auto_mode = lambda: watch.AutoModeState(  # type: ignore[method-assign]
+    w.backend.auto_mode = lambda: service.AutoModeState(  # type: ignore[method-assign]
         True, os.getpid(), "strict", ("wg0",), (), True, None
     )
     w.refresh()

@@ -18,6 +18,7 @@ import pytest
 from vpnguard.core.model import (
     Browser,
     Family,
+    Install,
     InterfaceKind,
     NetInterface,
     NetworkState,
@@ -87,7 +88,7 @@ def fake_browser(tmp: Path, name: str, body: str) -> Browser:
         family=Family.CHROMIUM,
         version="0",
         path=str(path),
-        install="user",
+        installs=(Install.USER,),
         running=False,
         targets=(),
     )

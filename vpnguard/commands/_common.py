@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 
 from vpnguard.cli import Env, add_common
-from vpnguard.core.browsers.catalog import CATALOG
-
-BROWSER_IDS = ", ".join(s.id for s in CATALOG)
 
 
 def add_browser_option(parser: argparse.ArgumentParser) -> None:
+    from vpnguard.core import service
+
     parser.add_argument(
         "--browser",
         action="append",
         metavar="ID",
         dest="browsers",
-        help=f"only this browser (repeatable): {BROWSER_IDS}",
+        help=f"only this browser (repeatable): {', '.join(service.browser_ids())}",
     )
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import CheckReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,23 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
+    from vpnguard.core import service
     from vpnguard.core.errors import UsageError
-    from vpnguard.core.leakcheck import DEFAULT_STUN, TurnServer
-    from vpnguard.core.leakcheck.credentials import load_turn_secret, store_turn_secret
-    from vpnguard.core.leakcheck.stun import StunUrlError, parse_ice_url
+    from vpnguard.core.model import TurnServer
 
     if not 0 < args.timeout <= 600:
         raise UsageError("--timeout must be between 0 and 600 seconds")
-    stun = tuple(args.stun or DEFAULT_STUN)
-    try:
-        for url in stun:
-            if parse_ice_url(url).is_turn:
-                raise UsageError(f"{url} is a TURN URL: pass it with --turn")
-        for url in args.turn or ():
-            if not parse_ice_url(url).is_turn:
-                raise UsageError(f"{url} is not a TURN URL")
-    except StunUrlError as exc:
-        raise UsageError(str(exc)) from None
+    stun = tuple(args.stun or service.default_stun())
+    service.validate_ice_urls(stun, args.turn or ())
     turn: list[TurnServer] = []
     if args.turn:
         if not args.turn_user:
@@ -73,10 +68,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 secret = sys.stdin.readline().rstrip("\n")
                 if not secret:
                     raise UsageError("--store-turn-password: no password on stdin")
-                store_turn_secret(url, args.turn_user, secret)
-            turn.append(TurnServer(url, args.turn_user, load_turn_secret(url, args.turn_user)))
-
-    from vpnguard.core import service
+                service.store_turn_secret(url, args.turn_user, secret)
+            turn.append(service.turn_server(url, args.turn_user))
 
     report = service.check(
         args.browsers,
@@ -93,10 +86,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return int(report.exit_code)
 
 
-def _print(env: Env, report: object) -> None:
-    from vpnguard.core.leakcheck import CheckReport
-
-    assert isinstance(report, CheckReport)
+def _print(env: Env, report: CheckReport) -> None:
     rows = [("Browser", "Protection", "Verdict", "Detail")]
     for b in report.browsers:
         prot = "not protected" if b.protection == "none" else b.protection

@@ -47,9 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: Any, env: Any) -> int:
-    from vpnguard.core.export import export_bundle
+    from vpnguard.core import service
 
-    result = export_bundle(
+    result = service.export_bundle(
         args.platform, args.level, args.browser, args.exception, args.out, args.force
     )
     if env.json:

@@ -35,7 +35,9 @@ def run(args: argparse.Namespace, env: Any) -> int:
     from vpnguard.vpnclient import watch
 
     if args.status:
-        state = watch.auto_mode_state(args.root)
+        from vpnguard.core import service
+
+        state = service.auto_mode_state(args.root)
         if env.json:
             env.emit_json({"schema_version": 1, **state.to_json()})
         else:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
+
+SCHEMA_VERSION = 1  # of every --json document, the error envelope included
 
 
 class ExitCode(IntEnum):
@@ -53,3 +56,13 @@ class RefusedError(VpnguardError):
 
     exit_code = ExitCode.REFUSED
     kind = "refused"
+
+
+def internal_error(exc: BaseException, where: str = "") -> VpnguardError:
+    """An unexpected exception as the contract's exit-5 error (never a traceback)."""
+    return VpnguardError(f"internal error{where}: {type(exc).__name__}: {exc}")
+
+
+def envelope(exc: VpnguardError) -> dict[str, Any]:
+    """The one JSON document every front end prints or returns for a failure."""
+    return {"schema_version": SCHEMA_VERSION, "ok": False, "error": exc.to_json()}

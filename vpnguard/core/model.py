@@ -60,6 +60,55 @@ class Protection(StrEnum):
     UNSUPPORTED = "unsupported"  # no known policy location on this OS
 
 
+class Action(StrEnum):
+    """What a change does to the browsers' policy."""
+
+    PROTECT = "protect"
+    UNPROTECT = "unprotect"
+
+
+class FileAction(StrEnum):
+    """What a change does (or would do) to one policy file or registry value."""
+
+    CREATE = "create"
+    MODIFY = "modify"
+    RESTORE = "restore"
+    REMOVE = "remove"
+    UNCHANGED = "unchanged"
+
+
+class Install(StrEnum):
+    """How a browser is installed; one browser can be installed several ways at once."""
+
+    SYSTEM = "system"
+    SNAP = "snap"
+    FLATPAK = "flatpak"
+    APP = "app"  # macOS application bundle
+    USER = "user"  # Windows per-user install
+
+
+class Verdict(StrEnum):
+    """A leak check's answer for one browser."""
+
+    PASS = "pass"
+    LEAK = "leak"
+    WEBRTC_DISABLED = "webrtc_disabled"
+    INCONCLUSIVE = "inconclusive"  # no public path observable: never reported as pass
+    ERROR = "error"  # the browser crashed, hung, or never reported
+    SKIPPED = "skipped"  # self-managed browsers (Tor)
+
+
+class CheckPhase(StrEnum):
+    """Where one browser's leak check is, as ``progress(browser_id, phase)`` reports it."""
+
+    LAUNCHING = "launching"
+    WAITING = "waiting"
+    REPORTED = "reported"
+    JUDGED = "judged"  # a verdict is in
+    SKIPPED = "skipped"  # self-managed: not checked
+    ERROR = "error"  # the browser never gave a usable report
+
+
 class TargetKind(StrEnum):
     CHROMIUM_MANAGED_DIR = "chromium_managed_dir"
     FIREFOX_POLICIES_JSON = "firefox_policies_json"
@@ -123,10 +172,64 @@ class Browser(JsonMixin):
     family: Family
     version: str | None
     path: str  # executable or app bundle, as seen without the root prefix
-    install: str  # "system", "snap", "flatpak", "app", "user"
+    installs: tuple[Install, ...]  # e.g. (SYSTEM, SNAP): both are there, both are covered
     running: bool
     targets: tuple[PolicyTarget, ...]
     self_managed: bool = False  # Tor Browser: detected, never written to
+
+    @property
+    def install(self) -> str:
+        """The JSON form: the ways it is installed joined by "+" (e.g. "system+snap")."""
+        return "+".join(i.value for i in self.installs)
+
+    def to_json(self) -> dict[str, Any]:
+        # Same keys, same order as always: "installs" is shown as its joined "install" string.
+        return {
+            ("install" if k == "installs" else k): (self.install if k == "installs" else v)
+            for k, v in super().to_json().items()
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogEntry:
+    """A browser vpnguard knows, installed or not (what front ends list and name)."""
+
+    id: str
+    name: str
+    family: Family
+    restart_to_apply: bool  # a running instance must restart to pick a policy change up
+    process_names: tuple[str, ...]
+    self_managed: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class FileChange:
+    """One file's (or registry value's) change, as reported to the user and in ``--json``."""
+
+    path: str
+    action: FileAction
+    browsers: tuple[str, ...]
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", FileAction(self.action))  # "create" is accepted
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "action": self.action.value,
+            "browsers": list(self.browsers),
+            "detail": self.detail,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnServer:
+    """A TURN server for the leak check, with its password (read from the OS keyring)."""
+
+    url: str
+    username: str
+    credential: str = dataclasses.field(repr=False)
 
 
 @dataclasses.dataclass(frozen=True)

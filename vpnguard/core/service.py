@@ -14,29 +14,47 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from vpnguard.core import automode as _automode
+from vpnguard.core.automode import AutoModeState as AutoModeState
+from vpnguard.core.automode import AutoState as AutoState
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
-from vpnguard.core.browsers.detect import detect_browsers
+from vpnguard.core.browsers.detect import detect_browsers as detect_browsers_on
 from vpnguard.core.errors import UsageError
-from vpnguard.core.host import Host
+from vpnguard.core.host import Host as Host
+from vpnguard.core.host import current_os as current_os
 from vpnguard.core.model import (
     OS,
+    Action,
     AutoChoice,
     Browser,
+    CatalogEntry,
     Family,
+    FileAction,
+    FileChange,
     Level,
     LevelChoice,
+    NetInterface,
     NetworkState,
     PolicyState,
+    PolicyTarget,
+    Route,
     TunnelMode,
+    TurnServer,
 )
 
 if TYPE_CHECKING:  # the writing machinery is imported only when something is written
-    from vpnguard.core.leakcheck import CheckReport, TurnServer
-    from vpnguard.core.policy import engine
+    from vpnguard.core.export import ExportResult as ExportResult
+    from vpnguard.core.leakcheck import CheckReport as CheckReport
     from vpnguard.core.policy.registry import Registry
 from vpnguard.core.policy.status import read_states
 
 log = logging.getLogger(__name__)
+
+# Auto mode's files in the state directory (their format: vpnguard.core.automode).
+AUTO_STATE_FILE = _automode.STATE_FILE
+AUTO_LOCK_FILE = _automode.LOCK_FILE
+WATCH_PID_FILE = _automode.PID_FILE
+WATCH_STATUS_FILE = _automode.STATUS_FILE
 
 SCHEMA_VERSION = 1
 
@@ -75,10 +93,10 @@ class StatusReport:
 
 @dataclasses.dataclass(frozen=True)
 class ChangeReport:
-    action: str  # "protect" | "unprotect"
+    action: Action
     level: Level | None
     dry_run: bool
-    changes: tuple[engine.FileChange, ...]
+    changes: tuple[FileChange, ...]
     notices: tuple[str, ...]
     restart_needed: tuple[str, ...]
     status: StatusReport
@@ -86,14 +104,14 @@ class ChangeReport:
 
     @property
     def changed(self) -> bool:
-        return any(c.action != "unchanged" for c in self.changes)
+        return any(c.action is not FileAction.UNCHANGED for c in self.changes)
 
     def to_json(self) -> dict[str, Any]:
         auto = {"auto": self.auto.to_json()} if self.auto is not None else {}
         return {
             "schema_version": SCHEMA_VERSION,
             "ok": True,
-            "action": self.action,
+            "action": self.action.value,
             **auto,
             "level": self.level.value if self.level else None,
             "dry_run": self.dry_run,
@@ -137,7 +155,7 @@ def status(
     """Installed browsers with their protection read from disk, and the VPN state."""
     h = _host(root, host)
     resolve_ids(browsers)  # unknown ids are a usage error
-    found = tuple(detected) if detected is not None else detect_browsers(h, browsers)
+    found = tuple(detected) if detected is not None else detect_browsers_on(h, browsers)
     states = read_states(h, found, _registry(h, registry))
     report = StatusReport(
         browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
@@ -201,14 +219,22 @@ def _concrete(
     return Level(choice.value), None
 
 
-def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: str) -> list[str]:
+MANAGED_NOTICE = (
+    "Chrome, Chromium and Edge will show 'Managed by your organization': that is this "
+    "policy, nothing else."
+)
+
+
+def restart_notice(browser_name: str) -> str:
+    """What to tell when a running browser needs a restart to apply a policy change."""
+    return f"{browser_name} is running: restart it to apply the change."
+
+
+def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Action) -> list[str]:
     notes: list[str] = []
-    if action == "protect":
+    if action is Action.PROTECT:
         if any(b.browser.family is Family.CHROMIUM for b in touched):
-            notes.append(
-                "Chrome, Chromium and Edge will show 'Managed by your organization': that is this "
-                "policy, nothing else."
-            )
+            notes.append(MANAGED_NOTICE)
         if level is Level.BALANCED:
             notes.append(
                 "'balanced' does not hold in a split tunnel, with IPv6 around the VPN or without "
@@ -223,14 +249,14 @@ def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: str)
     for b in touched:
         spec = BY_ID[b.browser.id]
         if b.browser.running and spec.restart_to_apply:
-            notes.append(f"{b.browser.name} is running: restart it to apply the change.")
+            notes.append(restart_notice(b.browser.name))
         elif b.browser.running:
             notes.append(f"{b.browser.name} is running: it picks up the change within seconds.")
     return notes
 
 
 def _change(
-    action: str,
+    action: Action,
     level: Level | None,
     browsers: Sequence[str] | None,
     dry_run: bool,
@@ -242,8 +268,8 @@ def _change(
     from vpnguard.core.policy.journal import Journal, locked
 
     resolve_ids(browsers)
-    found = detect_browsers(h, browsers)
-    if browsers and action == "protect":
+    found = detect_browsers_on(h, browsers)
+    if browsers and action is Action.PROTECT:
         engine.refuse_unknown(list(browsers), found)
     reg = _registry(h, registry)
     ids = list(browsers) if browsers else None
@@ -251,7 +277,7 @@ def _change(
     # ordinary user (the desktop app before it asks for elevation) gets the exact plan.
     with contextlib.nullcontext() if dry_run else locked(h):
         journal = Journal.load(h)
-        if action == "protect":
+        if action is Action.PROTECT:
             assert level is not None
             steps = engine.plan_protect(h, found, level, journal, preview=dry_run)
             reg_steps = regpolicy.plan_protect(reg, found, level, journal) if reg else []
@@ -266,13 +292,13 @@ def _change(
     # The status after a change skips network detection: hooks want protect fast, and the
     # VPN state is not what changed.
     after = status(browsers, host=h, network=False, registry=reg, detected=found)
-    changed_ids = {i for c in changes if c.action != "unchanged" for i in c.browsers}
+    changed_ids = {i for c in changes if c.action is not FileAction.UNCHANGED for i in c.browsers}
     touched = [b for b in after.browsers if b.browser.id in changed_ids]
     restart = tuple(
         b.browser.id for b in touched if b.browser.running and BY_ID[b.browser.id].restart_to_apply
     )
     notices = _notices(level, touched, action)
-    if h.os is OS.MACOS and action == "protect":
+    if h.os is OS.MACOS and action is Action.PROTECT:
         notices.append(
             "On macOS a policy is mandatory only when it comes from a configuration profile: "
             "export one with 'vpnguard export --platform macos' and install it in System "
@@ -308,7 +334,7 @@ def protect(
     """
     h = _host(root, host)
     concrete, picked = _concrete(_level(level), h, network)
-    report = _change("protect", concrete, browsers, dry_run, h, registry)
+    report = _change(Action.PROTECT, concrete, browsers, dry_run, h, registry)
     if picked is None:
         return report
     notices = (f"auto chose '{picked.level.value}': {picked.reason}", *report.notices)
@@ -324,7 +350,7 @@ def unprotect(
     registry: Registry | None = None,
 ) -> ChangeReport:
     """Undo exactly what ``protect`` wrote (byte for byte where nobody changed it since)."""
-    return _change("unprotect", None, browsers, dry_run, _host(root, host), registry)
+    return _change(Action.UNPROTECT, None, browsers, dry_run, _host(root, host), registry)
 
 
 def check(
@@ -349,7 +375,7 @@ def check(
 
     h = _host(root, host)
     resolve_ids(browsers)
-    found: tuple[Browser, ...] = () if interactive else detect_browsers(h, browsers)
+    found: tuple[Browser, ...] = () if interactive else detect_browsers_on(h, browsers)
     if not interactive:
         if not found:
             raise RefusedError(
@@ -370,3 +396,168 @@ def check(
         interactive=interactive,
         progress=progress,
     )
+
+
+# ---- what front ends need besides status/protect/unprotect/check ----------------------------
+
+
+def host(root: str | os.PathLike[str] | None = None) -> Host:
+    """The machine (or the fake tree at ``root``); a missing ``root`` is a UsageError."""
+    return Host.current(root)
+
+
+def catalog() -> tuple[CatalogEntry, ...]:
+    """Every browser vpnguard knows, in display order."""
+    from vpnguard.core.browsers.catalog import CATALOG
+
+    return tuple(
+        CatalogEntry(
+            s.id, s.name, s.family, s.restart_to_apply, tuple(s.process_names), s.self_managed
+        )
+        for s in CATALOG
+    )
+
+
+def catalog_entry(browser_id: str) -> CatalogEntry:
+    """One known browser; UsageError for an unknown id."""
+    resolve_ids([browser_id])
+    return next(e for e in catalog() if e.id == browser_id)
+
+
+def browser_ids() -> tuple[str, ...]:
+    return tuple(e.id for e in catalog())
+
+
+def detect_browsers(
+    *, root: str | os.PathLike[str] | None = None, host: Host | None = None
+) -> tuple[Browser, ...]:
+    """The installed browsers (no policy read-back, no network)."""
+    return detect_browsers_on(_host(root, host))
+
+
+def policy_file(target: PolicyTarget) -> str:
+    """The file vpnguard writes for ``target`` (its own file inside a Chromium policy dir)."""
+    from vpnguard.core.policy.engine import file_of
+
+    return file_of(target.kind, target.location)
+
+
+def level_summary(level: Level | LevelChoice | str) -> str:
+    """What a level (or ``auto``) does, in a paragraph for people."""
+    from vpnguard.core.policy.levels import CHOICE_SUMMARY
+
+    return CHOICE_SUMMARY[_level(level)]
+
+
+def level_calls(level: Level | str, family: Family) -> str:
+    """What ``level`` leaves of calls in ``family``, in plain words (measured: docs/matrix.md)."""
+    from vpnguard.core.policy.levels import CALLS
+
+    return CALLS[Level(_level(level).value)][family]
+
+
+# ---- leak check inputs ------------------------------------------------------------------------
+
+
+def default_stun() -> tuple[str, ...]:
+    """The STUN servers the check uses when none is given."""
+    from vpnguard.core.leakcheck import DEFAULT_STUN
+
+    return tuple(DEFAULT_STUN)
+
+
+def validate_ice_urls(stun: Sequence[str], turn: Sequence[str] = ()) -> None:
+    """UsageError unless every ``stun`` URL is STUN and every ``turn`` URL is TURN."""
+    from vpnguard.core.leakcheck.stun import StunUrlError, parse_ice_url
+
+    try:
+        for url in stun:
+            if parse_ice_url(url).is_turn:
+                raise UsageError(f"{url} is a TURN URL: pass it with --turn")
+        for url in turn:
+            if not parse_ice_url(url).is_turn:
+                raise UsageError(f"{url} is not a TURN URL")
+    except StunUrlError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def store_turn_secret(url: str, username: str, secret: str) -> None:
+    """Keep a TURN password in the OS keyring (RefusedError without a safe keyring)."""
+    from vpnguard.core.leakcheck import credentials
+
+    credentials.store_turn_secret(url, username, secret)
+
+
+def load_turn_secret(url: str, username: str) -> str:
+    from vpnguard.core.leakcheck import credentials
+
+    return credentials.load_turn_secret(url, username)
+
+
+def delete_turn_secret(url: str, username: str) -> None:
+    """Forget a stored TURN password (nothing stored: nothing to do)."""
+    from vpnguard.core.leakcheck import credentials
+
+    credentials.delete_turn_secret(url, username)
+
+
+def turn_server(url: str, username: str) -> TurnServer:
+    """A TURN server with its password from the keyring (RefusedError when none is stored)."""
+    return TurnServer(url, username, load_turn_secret(url, username))
+
+
+# ---- admin bundles ----------------------------------------------------------------------------
+
+
+def export_platforms() -> tuple[OS, ...]:
+    """The platforms an admin bundle can target."""
+    from vpnguard.core.export.plan import ALL_PLATFORMS
+
+    return tuple(OS(p.value) for p in ALL_PLATFORMS)
+
+
+def export_bundle(
+    platforms: Sequence[str] | None,
+    level: Level | str,
+    browser_ids: Sequence[str] | None,
+    exceptions: Sequence[str] | None,
+    out: str | os.PathLike[str],
+    force: bool = False,
+) -> ExportResult:
+    """Write an admin policy bundle (directory or .zip); see :mod:`vpnguard.core.export`."""
+    from vpnguard.core.export import export_bundle as _export
+
+    return _export(platforms, level, browser_ids, exceptions, out, force)
+
+
+# ---- auto mode --------------------------------------------------------------------------------
+
+
+def auto_mode_state(
+    root: str | os.PathLike[str] | None = None, *, host: Host | None = None
+) -> AutoModeState:
+    """Is ``vpnguard watch`` running, and what have hooks and watch done? Only reads."""
+    from vpnguard.core.automode import read_state
+
+    return read_state(_host(root, host).state_dir())
+
+
+def write_file(path: os.PathLike[str] | str, data: bytes, *, mode: int | None = None) -> None:
+    """Atomic replace, parents created (hook scripts, auto-mode state)."""
+    from pathlib import Path
+
+    from vpnguard.core.automode import write_file as _write
+
+    _write(Path(path), data, mode=mode)
+
+
+def network_state(
+    interfaces: Sequence[NetInterface],
+    public_route: Route | None,
+    public_route6: Route | None = None,
+) -> NetworkState:
+    """The VPN/tunnel state the core decides for these interfaces and routes (pure; demos
+    and tests build machines they do not have with it)."""
+    from vpnguard.core.network.tunnel import decide
+
+    return decide(interfaces, public_route, public_route6)

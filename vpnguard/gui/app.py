@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from vpnguard.gui.window import MainWindow
 
     if args.root is not None:
-        from vpnguard.core.host import Host
+        from vpnguard.core import service
 
-        Host.current(args.root)  # a missing tree is a usage error before any window
+        service.host(args.root)  # a missing tree is a usage error before any window
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("vpnguard")

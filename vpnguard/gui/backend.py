@@ -15,32 +15,40 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from vpnguard.core.browsers.catalog import BY_ID
 from vpnguard.core.errors import NeedsElevationError, VpnguardError
-from vpnguard.core.model import Browser, Family, NetworkState, Protection
+from vpnguard.core.model import (
+    Action,
+    Browser,
+    CheckPhase,
+    Family,
+    FileAction,
+    FileChange,
+    Level,
+    NetworkState,
+    Protection,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import AutoModeState, StatusReport
 
 log = logging.getLogger(__name__)
 
 NetworkProvider = Callable[[], NetworkState | None]
-CheckProgress = Callable[[str, str], None]
+CheckProgress = Callable[[str, CheckPhase], None]
 
 
-@dataclasses.dataclass(frozen=True)
-class Change:
-    path: str
-    action: str  # create | modify | restore | remove | unchanged
-    browsers: tuple[str, ...]
-    detail: str = ""
+Change = FileChange  # one file's change, as the core reports it
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """A protect/unprotect (or its preview), in the terms the window shows."""
 
-    action: str
-    level: str | None
+    action: Action
+    level: Level | None
     dry_run: bool
     changes: tuple[Change, ...]
     notices: tuple[str, ...]
@@ -50,13 +58,13 @@ class Outcome:
 
     @property
     def changed(self) -> bool:
-        return any(c.action != "unchanged" for c in self.changes)
+        return any(c.action is not FileAction.UNCHANGED for c in self.changes)
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any], *, elevated: bool = False) -> Outcome:
         return cls(
-            action=str(doc["action"]),
-            level=doc.get("level"),
+            action=Action(doc["action"]),
+            level=Level(doc["level"]) if doc.get("level") else None,
             dry_run=bool(doc.get("dry_run")),
             changes=tuple(
                 Change(c["path"], c["action"], tuple(c["browsers"]), c.get("detail", ""))
@@ -74,7 +82,7 @@ class CheckResult:
 
     browser_id: str
     name: str
-    verdict: str  # pass | leak | webrtc_disabled | inconclusive | error | skipped
+    verdict: Verdict
     reason: str
     candidates: tuple[str, ...] = ()
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -88,7 +96,7 @@ class CheckOutcome:
 
     @property
     def leak(self) -> bool:
-        return any(r.verdict == "leak" for r in self.results)
+        return any(r.verdict is Verdict.LEAK for r in self.results)
 
 
 class Writer(Protocol):
@@ -108,7 +116,7 @@ class DirectWriter:
     def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard.core import service
 
-        if op == "protect":
+        if op == Action.PROTECT:
             report = service.protect(level or "strict", browsers, root=self.root)
         else:
             report = service.unprotect(browsers, root=self.root)
@@ -213,10 +221,8 @@ class LeakChecker:
         turn: Sequence[Turn] = (),
     ) -> CheckOutcome:
         from vpnguard.core import service
-        from vpnguard.core.leakcheck import TurnServer
-        from vpnguard.core.leakcheck.credentials import load_turn_secret
 
-        servers = [TurnServer(t.url, t.username, load_turn_secret(t.url, t.username)) for t in turn]
+        servers = [service.turn_server(t.url, t.username) for t in turn]
         report = run_niced(
             service.check,
             None if interactive else [b.id for b in browsers if not b.self_managed] or None,
@@ -231,7 +237,7 @@ class LeakChecker:
             CheckResult(
                 b.browser_id,
                 b.name,
-                b.verdict.value,
+                b.verdict,
                 b.reason,
                 tuple(b.candidates),
                 b.to_json(),
@@ -271,15 +277,14 @@ class Backend:
     def _detected(self) -> tuple[Browser, ...] | None:
         if not self.running:
             return None
-        from vpnguard.core.browsers.detect import detect_browsers
-        from vpnguard.core.host import Host
+        from vpnguard.core import service
 
-        found = detect_browsers(Host.current(self.root))
+        found = service.detect_browsers(root=self.root)
         return tuple(
             dataclasses.replace(b, running=b.running or b.id in self.running) for b in found
         )
 
-    def status(self) -> Any:
+    def status(self) -> StatusReport:
         """A :class:`vpnguard.core.service.StatusReport` (network from ``network`` if given)."""
         from vpnguard.core import service
 
@@ -293,28 +298,26 @@ class Backend:
         log.debug("status in %.0f ms", (time.perf_counter() - t0) * 1000)
         return report
 
-    def auto_mode(self) -> Any:
-        """``vpnguard watch``'s state (an ``AutoModeState``), or None when unknown."""
+    def auto_mode(self) -> AutoModeState | None:
+        """``vpnguard watch``'s state, or None when unknown."""
+        from vpnguard.core import service
+
         try:
-            from vpnguard.vpnclient.watch import auto_mode_state
-        except ImportError:
-            return None
-        try:
-            return auto_mode_state(self.root)
+            return service.auto_mode_state(self.root)
         except Exception:  # auto mode is a side note: never fail a refresh over it
             log.debug("auto mode state unavailable", exc_info=True)
             return None
 
-    def snapshot(self) -> tuple[Any, Any]:
+    def snapshot(self) -> tuple[StatusReport, AutoModeState | None]:
         """(status report, auto-mode state): what a refresh shows."""
         return self.status(), self.auto_mode()
 
-    def preview(self, op: str, level: str | None, status: Any = None) -> Outcome:
+    def preview(self, op: str, level: str | None, status: StatusReport | None = None) -> Outcome:
         """What ``op`` would do, without writing (``dry_run``)."""
         from vpnguard.core import service
 
         try:
-            if op == "protect":
+            if op == Action.PROTECT:
                 report = service.protect(level or "strict", dry_run=True, root=self.root)
             else:
                 report = service.unprotect(dry_run=True, root=self.root)
@@ -328,20 +331,26 @@ class Backend:
         """Add restart notices for browsers marked running by ``running`` (fake trees)."""
         if not self.running:
             return out
-        touched = {i for c in out.changes if c.action != "unchanged" for i in c.browsers}
+        from vpnguard.core import service
+
+        touched = {
+            i for c in out.changes if c.action is not FileAction.UNCHANGED for i in c.browsers
+        }
+        known = {e.id: e for e in service.catalog()}
         extra = tuple(
             i
             for i in sorted(touched & self.running)
-            if BY_ID[i].restart_to_apply and i not in out.restart_needed
+            if known[i].restart_to_apply and i not in out.restart_needed
         )
-        notes = tuple(f"{BY_ID[i].name} is running: restart it to apply the change." for i in extra)
+        notes = tuple(service.restart_notice(known[i].name) for i in extra)
         return dataclasses.replace(
             out, restart_needed=out.restart_needed + extra, notices=out.notices + notes
         )
 
-    def _approximate(self, op: str, level: str | None, status: Any) -> Outcome:
-        from vpnguard.core.policy.engine import file_of
+    def _approximate(self, op: str, level: str | None, status: StatusReport) -> Outcome:
+        from vpnguard.core import service
 
+        known = {e.id: e for e in service.catalog()}
         changes: list[Change] = []
         restart: list[str] = []
         notices: list[str] = []
@@ -350,25 +359,29 @@ class Backend:
             prot = b.policy.protection
             if b.browser.self_managed or prot is Protection.UNSUPPORTED:
                 continue
-            if op == "unprotect" and prot is Protection.NONE:
+            if op == Action.UNPROTECT and prot is Protection.NONE:
                 continue
-            if op == "protect" and prot.value == level:
+            if op == Action.PROTECT and prot.value == level:
                 continue
             chromium = chromium or b.browser.family is Family.CHROMIUM
             for t in b.browser.targets:
                 changes.append(
-                    Change(file_of(t.kind, t.location), "modify", (b.browser.id,), "estimated")
+                    Change(service.policy_file(t), FileAction.MODIFY, (b.browser.id,), "estimated")
                 )
-            if b.browser.running and BY_ID[b.browser.id].restart_to_apply:
+            if b.browser.running and known[b.browser.id].restart_to_apply:
                 restart.append(b.browser.id)
-                notices.append(f"{b.browser.name} is running: restart it to apply the change.")
-        if op == "protect" and chromium:
-            notices.insert(
-                0,
-                "Chrome, Chromium and Edge will show 'Managed by your organization': that is "
-                "this policy, nothing else.",
-            )
-        return Outcome(op, level, True, tuple(changes), tuple(notices), tuple(restart), exact=False)
+                notices.append(service.restart_notice(b.browser.name))
+        if op == Action.PROTECT and chromium:
+            notices.insert(0, service.MANAGED_NOTICE)
+        return Outcome(
+            Action(op),
+            Level(level) if level else None,
+            True,
+            tuple(changes),
+            tuple(notices),
+            tuple(restart),
+            exact=False,
+        )
 
     def apply(self, op: str, level: str | None) -> Outcome:
         out = self.writer.apply(op, level, None)

@@ -14,12 +14,14 @@ from collections.abc import Mapping, Sequence
 
 from vpnguard.core.model import (
     Browser,
+    CheckPhase,
     InterfaceKind,
     NetInterface,
     NetworkState,
     Route,
+    Verdict,
 )
-from vpnguard.core.network.tunnel import decide
+from vpnguard.core.service import network_state as decide
 from vpnguard.gui.backend import CheckOutcome, CheckProgress, CheckResult, Turn
 
 ETH = NetInterface(
@@ -78,15 +80,15 @@ class SimulatedChecker:
         results: dict[str, CheckResult] = {}
 
         def one(b: Browser) -> None:
-            progress(b.id, "launching")
+            progress(b.id, CheckPhase.LAUNCHING)
             time.sleep(self.seconds / 3)
-            progress(b.id, "waiting")
+            progress(b.id, CheckPhase.WAITING)
             time.sleep(self.seconds / 3)
-            progress(b.id, "reported")
+            progress(b.id, CheckPhase.REPORTED)
             time.sleep(self.seconds / 3)
-            verdict = self.verdicts.get(b.id, "pass")
+            verdict = Verdict(self.verdicts.get(b.id, "pass"))
             cands: tuple[str, ...] = ()
-            if verdict == "leak":
+            if verdict is Verdict.LEAK:
                 cands = (
                     "candidate:1 1 udp 2122260223 1f3a….local 54321 typ host",
                     "candidate:2 1 udp 1686052607 192.168.77.2 54321 typ srflx raddr 0.0.0.0",
@@ -97,7 +99,7 @@ class SimulatedChecker:
             else:
                 reason = "no candidate revealed an address (UDP outside a proxy is off)"
             results[b.id] = CheckResult(b.id, b.name, verdict, reason, cands, {"id": b.id})
-            progress(b.id, "judged")
+            progress(b.id, CheckPhase.JUDGED)
 
         threads = [threading.Thread(target=one, args=(b,)) for b in browsers]
         t0 = time.perf_counter()

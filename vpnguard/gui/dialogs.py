@@ -194,7 +194,7 @@ class SettingsDialog(QDialog):
 
     def save(self) -> bool:
         from vpnguard.core.errors import VpnguardError
-        from vpnguard.core.leakcheck.credentials import store_turn_secret
+        from vpnguard.core.service import store_turn_secret
 
         url, user = self.turn_url.text().strip(), self.turn_user.text().strip()
         password = self.turn_password.text()
@@ -222,13 +222,13 @@ class SettingsDialog(QDialog):
 
 
 class ExportDialog(QDialog):
-    """Admin policy bundle: platforms, level, output folder (vpnguard.core.export)."""
+    """Admin policy bundle: platforms, level, output folder (``service.export_bundle``)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         from PySide6.QtWidgets import QCheckBox
 
-        from vpnguard.core.export import ALL_PLATFORMS
+        from vpnguard.core.service import export_platforms
 
         self.setWindowTitle("Export policy bundle")
         layout = QVBoxLayout(self)
@@ -241,7 +241,7 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         row = QHBoxLayout()
         self.platforms: dict[str, QCheckBox] = {}
-        for p in ALL_PLATFORMS:
+        for p in export_platforms():
             box = QCheckBox(p.value)
             box.setChecked(True)
             self.platforms[p.value] = box

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vpnguard.core.browsers.catalog import BY_ID
+from vpnguard.core import service
 from vpnguard.core.errors import RefusedError
 from vpnguard.core.model import Browser
 
@@ -24,7 +24,7 @@ WAIT_S = 15.0
 def _matching(browser: Browser) -> list[Any]:
     import psutil
 
-    names = set(BY_ID[browser.id].process_names)
+    names = set(service.catalog_entry(browser.id).process_names)
     me = getpass.getuser()
     found = []
     for proc in psutil.process_iter(["name", "username", "ppid"]):

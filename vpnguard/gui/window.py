@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from vpnguard.core.model import NetworkState, Protection, TunnelMode
-from vpnguard.core.policy.levels import CHOICE_SUMMARY
+from vpnguard.core import service
+from vpnguard.core.model import Action, CheckPhase, NetworkState, Protection, TunnelMode
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
@@ -62,13 +62,12 @@ def add_level_items(combo: Any) -> None:
 
 
 PHASE_TEXT = {
-    "launching": "Starting…",
-    "waiting": "Gathering…",
-    "reported": "Judging…",
-    "judged": "Done",
-    "done": "Done",
-    "error": "Failed",
-    "skipped": "Not checked",
+    CheckPhase.LAUNCHING: "Starting…",
+    CheckPhase.WAITING: "Gathering…",
+    CheckPhase.REPORTED: "Judging…",
+    CheckPhase.JUDGED: "Done",
+    CheckPhase.ERROR: "Failed",
+    CheckPhase.SKIPPED: "Not checked",
 }
 COL_BROWSER, COL_VERSION, COL_RUNNING, COL_PROTECTION, COL_CHECK, COL_NOTE = range(6)
 
@@ -267,7 +266,7 @@ class BrowserList(QTreeWidget):
         }.get(result.verdict, "status-unknown")
         item.setIcon(COL_CHECK, theme.icon(name))
 
-    def set_phase(self, browser_id: str, phase: str) -> None:
+    def set_phase(self, browser_id: str, phase: CheckPhase) -> None:
         item = self.items.get(browser_id)
         if item is not None:
             item.setText(COL_CHECK, PHASE_TEXT.get(phase, phase))
@@ -444,7 +443,7 @@ class MainWindow(QMainWindow):
         from vpnguard.core.model import LevelChoice
 
         level = LevelChoice(self.level.currentData())
-        self.level_help.setText(CHOICE_SUMMARY[level])
+        self.level_help.setText(service.level_summary(level))
         self.settings.level = level.value
 
     def _busy(self, busy: bool) -> None:
@@ -562,7 +561,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Working out what protection will change…")
         report = self.report
         self.runner.run_task(
-            lambda _p: self.backend.preview("protect", level, report),
+            lambda _p: self.backend.preview(Action.PROTECT, level, report),
             lambda out: self._confirm_and_apply(out, level),
             self._fail("Could not prepare protection"),
         )
@@ -571,7 +570,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Working out what undo will restore…")
         report = self.report
         self.runner.run_task(
-            lambda _p: self.backend.preview("unprotect", None, report),
+            lambda _p: self.backend.preview(Action.UNPROTECT, None, report),
             lambda out: self._confirm_and_apply(out, None),
             self._fail("Could not prepare undo"),
         )
@@ -587,7 +586,7 @@ class MainWindow(QMainWindow):
             self.prompter.info(
                 "Nothing to change",
                 "Your browsers are already protected at this level."
-                if op == "protect"
+                if op == Action.PROTECT
                 else "vpnguard has not written anything here, so there is nothing to undo.",
             )
             return
@@ -605,7 +604,7 @@ class MainWindow(QMainWindow):
             for c in preview.changes
             if c.action != "unchanged"
         )
-        if op == "protect":
+        if op == Action.PROTECT:
             title = "Protect my browsers"
             text = f"vpnguard will set the {level} WebRTC policy for {self._names(browsers)}."
             yes = "Protect"
@@ -616,7 +615,7 @@ class MainWindow(QMainWindow):
             )
             yes = "Undo protection"
         details = f"Files:\n{files}"
-        if op == "protect":
+        if op == Action.PROTECT:
             details += "\n\nUndo protection restores exactly what was there before."
         if not preview.exact:
             details += "\n(The exact list is worked out with administrator rights.)"
@@ -627,23 +626,23 @@ class MainWindow(QMainWindow):
         if not self.prompter.confirm(title, text, details, yes=yes):
             self.statusBar().showMessage("Cancelled: nothing was changed.", 5000)
             return
-        self.statusBar().showMessage("Writing policy…" if op == "protect" else "Restoring…")
+        self.statusBar().showMessage("Writing policy…" if op == Action.PROTECT else "Restoring…")
         self.runner.run_task(
             lambda _p: (self.backend.apply(op, level), *self.backend.snapshot()),
             self._applied,
-            self._fail("Protection failed" if op == "protect" else "Undo failed"),
+            self._fail("Protection failed" if op == Action.PROTECT else "Undo failed"),
         )
 
     def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
         outcome, report, auto = result
         self._show_auto(auto)
         self.last_outcome = outcome
-        if outcome.action == "protect":
+        if outcome.action == Action.PROTECT:
             self.restart |= set(outcome.restart_needed)
         else:
             self.restart = set(outcome.restart_needed)
         done = sum(1 for c in outcome.changes if c.action != "unchanged")
-        what = "Policy written" if outcome.action == "protect" else "Protection undone"
+        what = "Policy written" if outcome.action == Action.PROTECT else "Protection undone"
         self.statusBar().showMessage(f"{what}: {done} file(s) changed.", 8000)
         self._show_report(report)
         if outcome.restart_needed:
@@ -691,7 +690,7 @@ class MainWindow(QMainWindow):
         self.checking = True
         if not interactive:
             for b in browsers:
-                self.list.set_phase(b.id, "launching")
+                self.list.set_phase(b.id, CheckPhase.LAUNCHING)
         self.check_summary.setStyleSheet("")
         self.check_summary.setText(
             "Waiting for the page in your browser…"
@@ -708,7 +707,7 @@ class MainWindow(QMainWindow):
             self._check_progress,
         )
 
-    def _check_progress(self, browser_id: str, phase: str) -> None:
+    def _check_progress(self, browser_id: str, phase: CheckPhase) -> None:
         if self.checking:  # a late progress report never overwrites a verdict
             self.list.set_phase(browser_id, phase)
 
@@ -773,10 +772,8 @@ class MainWindow(QMainWindow):
         platforms, level, out = dialog.request()
         if not out:
             return
-        from vpnguard.core.export import export_bundle
-
         self.runner.run_task(
-            lambda _p: export_bundle(platforms, level, None, None, out),
+            lambda _p: service.export_bundle(platforms, level, None, None, out),
             lambda res: self.prompter.info(
                 "Bundle written", f"Wrote {len(res.files)} files to {res.out}."
             ),

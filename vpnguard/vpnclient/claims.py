@@ -19,7 +19,6 @@ under its own lock (``auto.lock``; the core's journal lock is taken inside
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -28,39 +27,36 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vpnguard.core.host import Host
-from vpnguard.core.model import LevelChoice
-from vpnguard.vpnclient.fsutil import atomic_write, locked
+from vpnguard.core.model import Action, LevelChoice
+from vpnguard.core.service import AUTO_LOCK_FILE, AUTO_STATE_FILE, AutoState, Host
+from vpnguard.vpnclient.fsutil import locked
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "auto.json"
-LOCK_FILE = "auto.lock"
-
 # (action, level, root) -> (exit code, JSON document)
-Applier = Callable[[str, LevelChoice, str | None], tuple[int, dict[str, Any]]]
+Applier = Callable[[Action, LevelChoice, str | None], tuple[int, dict[str, Any]]]
 
 
-def cli_apply(action: str, level: LevelChoice, root: str | None) -> tuple[int, dict[str, Any]]:
+def cli_apply(action: Action, level: LevelChoice, root: str | None) -> tuple[int, dict[str, Any]]:
     """``vpnguard protect|unprotect --json`` in this process: its exit code and JSON.
 
     Calls the service directly (the very object the CLI prints), so a hook does
     not pay for a second argument parser on the tunnel's critical path.
     """
     from vpnguard.core import service
-    from vpnguard.core.errors import VpnguardError
+    from vpnguard.core.errors import VpnguardError, envelope, internal_error
 
     try:
-        if action == "protect":
+        if action == Action.PROTECT:
             report = service.protect(level, root=root)
         else:
             report = service.unprotect(root=root)
         return 0, report.to_json()
     except VpnguardError as exc:
-        return int(exc.exit_code), {"schema_version": 1, "ok": False, "error": exc.to_json()}
+        return int(exc.exit_code), envelope(exc)
     except Exception as exc:  # a hook must log, never crash the tunnel
-        err = VpnguardError(f"internal error: {type(exc).__name__}: {exc}")
-        return int(err.exit_code), {"schema_version": 1, "ok": False, "error": err.to_json()}
+        err = internal_error(exc)
+        return int(err.exit_code), envelope(err)
 
 
 def real_changes(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -79,50 +75,11 @@ def interface_exists(name: str) -> bool:
         return True
 
 
-@dataclasses.dataclass
-class AutoState:
-    holders: dict[str, str] = dataclasses.field(default_factory=dict)
-    owned: bool = False
-    owned_browsers: list[str] = dataclasses.field(default_factory=list)
-    level: str | None = None
-    updated: float = 0.0
-    last_action: dict[str, Any] | None = None
-
-    @classmethod
-    def load(cls, path: Path) -> AutoState:
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls()
-        except (OSError, ValueError):
-            log.warning("%s is unreadable; starting from an empty auto-mode state", path)
-            return cls()
-        if not isinstance(raw, dict):
-            return cls()
-        holders = raw.get("holders")
-        return cls(
-            holders={str(k): str(v) for k, v in holders.items()}
-            if isinstance(holders, dict)
-            else {},
-            owned=bool(raw.get("owned", False)),
-            owned_browsers=[str(b) for b in raw.get("owned_browsers") or []],
-            level=raw.get("level") if isinstance(raw.get("level"), str) else None,
-            updated=float(raw.get("updated") or 0.0),
-            last_action=raw.get("last_action")
-            if isinstance(raw.get("last_action"), dict)
-            else None,
-        )
-
-    def save(self, path: Path) -> None:
-        data = json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
-        atomic_write(path, data.encode(), mode=0o644)
-
-
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """What one update did: ``action`` is "protect", "unprotect" or "none"."""
 
-    action: str
+    action: str  # an Action, or "none"
     exit_code: int
     doc: dict[str, Any] | None
     holders: tuple[str, ...]
@@ -155,7 +112,7 @@ class Coordinator:
 
     @property
     def state_path(self) -> Path:
-        return self.host.state_dir() / STATE_FILE
+        return self.host.state_dir() / AUTO_STATE_FILE
 
     def read(self) -> AutoState:
         return AutoState.load(self.state_path)
@@ -175,7 +132,7 @@ class Coordinator:
         vanished are dropped too, except ones being added now.
         """
         add = dict(add or {})
-        with locked(self.host.state_dir() / LOCK_FILE):
+        with locked(self.host.state_dir() / AUTO_LOCK_FILE):
             state = self.read()
             before = set(state.holders)
             if replace_prefix is not None:
@@ -204,7 +161,7 @@ class Coordinator:
         holders = tuple(sorted(state.holders))
         if holders:
             reason = f"VPN up: {', '.join(holders)}"
-            code, doc = self.apply("protect", self.level, self.root)
+            code, doc = self.apply(Action.PROTECT, self.level, self.root)
             if code == 0:
                 changes = real_changes(doc)
                 if changes:
@@ -214,16 +171,16 @@ class Coordinator:
                 elif not before and not state.owned:
                     reason += " (already protected before the VPN came up: left to its owner)"
                 state.level = self.level.value
-            return Outcome("protect", code, doc, holders, state.owned, reason)
+            return Outcome(Action.PROTECT, code, doc, holders, state.owned, reason)
         if always:
             return Outcome("none", 0, None, holders, state.owned, "no VPN up; --always keeps it")
         if not state.owned:
             return Outcome("none", 0, None, holders, False, "no VPN up; nothing of ours to undo")
-        code, doc = self.apply("unprotect", self.level, self.root)
+        code, doc = self.apply(Action.UNPROTECT, self.level, self.root)
         if code == 0:
             state.owned = False
             state.owned_browsers = []
-        return Outcome("unprotect", code, doc, holders, state.owned, "no VPN up any more")
+        return Outcome(Action.UNPROTECT, code, doc, holders, state.owned, "no VPN up any more")
 
 
 def summarize(outcome: Outcome) -> str:

@@ -6,20 +6,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from vpnguard.core.errors import NeedsElevationError
-from vpnguard.core.policy import fsio
+from vpnguard.core.service import write_file as atomic_write
 
-
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Atomic replace (``core.policy.fsio``: owner kept, mode kept unless ``mode`` is
-    given) after creating the parent directories hooks and state files may need."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except PermissionError as exc:
-        raise NeedsElevationError(
-            f"cannot write {path}: permission denied (run as root)", path=str(path)
-        ) from exc
-    fsio.atomic_write(path, data, mode)
+__all__ = ["atomic_write", "locked"]
 
 
 @contextlib.contextmanager

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from vpnguard.core.errors import ExitCode, RefusedError, VpnguardError
-from vpnguard.core.host import Host
 from vpnguard.core.model import LevelChoice
+from vpnguard.core.service import Host
 from vpnguard.vpnclient import paths
 from vpnguard.vpnclient.claims import Coordinator, summarize
 from vpnguard.vpnclient.configedit.names import check_interface

@@ -19,8 +19,8 @@ from typing import Any
 
 from vpnguard import __version__
 from vpnguard.core.errors import NeedsElevationError, RefusedError, UsageError
-from vpnguard.core.host import Host
 from vpnguard.core.model import LevelChoice
+from vpnguard.core.service import Host
 from vpnguard.vpnclient import paths
 from vpnguard.vpnclient.configedit import blocks, openvpn, scripts, wgquick
 from vpnguard.vpnclient.configedit.names import check_interface

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vpnguard.core.host import Host
 from vpnguard.core.model import OS
+from vpnguard.core.service import Host
 
 
 def is_admin() -> bool:

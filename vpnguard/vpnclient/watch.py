@@ -33,23 +33,23 @@ import json
 import logging
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from vpnguard.core import service
 from vpnguard.core.errors import RefusedError
-from vpnguard.core.host import Host
-from vpnguard.core.model import AutoChoice, Level, LevelChoice
+from vpnguard.core.model import Action, AutoChoice, Level, LevelChoice
+from vpnguard.core.service import WATCH_PID_FILE as PID_FILE
+from vpnguard.core.service import WATCH_STATUS_FILE as STATUS_FILE
+from vpnguard.core.service import Host
 from vpnguard.vpnclient import netlink, probe
-from vpnguard.vpnclient.claims import AutoState, Coordinator, Outcome, summarize
+from vpnguard.vpnclient.claims import Coordinator, Outcome, summarize
 from vpnguard.vpnclient.fsutil import atomic_write
 
 log = logging.getLogger(__name__)
 
-PID_FILE = "watch.pid"
-STATUS_FILE = "watch.json"
 HOLDER_PREFIX = "watch:"
 
 
@@ -143,7 +143,7 @@ class Watcher:
             replace_prefix=HOLDER_PREFIX,
             always=self.config.always,
         )
-        written = (outcome.doc or {}).get("auto") if outcome.action == "protect" else None
+        written = (outcome.doc or {}).get("auto") if outcome.action == Action.PROTECT else None
         if isinstance(written, dict) and isinstance(written.get("level"), str):
             # what protect really chose (the network may have moved since our look)
             auto = AutoChoice(Level(written["level"]), str(written.get("reason") or ""))
@@ -162,8 +162,6 @@ class Watcher:
         return outcome
 
     def _auto_choice(self) -> AutoChoice:
-        from vpnguard.core import service
-
         return service.auto_level(root=self.config.root)
 
     def _write_status(self, active: dict[str, str]) -> None:
@@ -244,59 +242,6 @@ class Watcher:
                     self.evaluate()
                 except Exception:  # keep watching; the next event retries
                     log.exception("evaluation failed")
-
-
-@dataclasses.dataclass(frozen=True)
-class AutoModeState:
-    """What the GUI shows for auto mode (read-only; costs a few small file reads)."""
-
-    running: bool
-    pid: int | None
-    level: str | None
-    active_vpns: tuple[str, ...]
-    holders: tuple[str, ...]
-    protected_by_automation: bool
-    last_action: dict[str, Any] | None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if sys.platform.startswith("linux"):
-        try:
-            return b"vpnguard" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
-    return True
-
-
-def auto_mode_state(root: str | None = None) -> AutoModeState:
-    """Is ``watch`` running, and what have hooks/watch done? Safe to call from the GUI."""
-    state_dir = Host.current(root).state_dir()
-    pid: int | None = None
-    with contextlib.suppress(OSError, ValueError):
-        pid = int((state_dir / PID_FILE).read_text().strip() or "0") or None
-    running = pid is not None and _pid_alive(pid)
-    status: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        status = json.loads((state_dir / STATUS_FILE).read_text())
-    auto = AutoState.load(state_dir / "auto.json")
-    return AutoModeState(
-        running=running,
-        pid=pid if running else None,
-        level=status.get("level") if running else auto.level,
-        active_vpns=tuple(status.get("active_vpns") or ()) if running else (),
-        holders=tuple(sorted(auto.holders)),
-        protected_by_automation=auto.owned,
-        last_action=auto.last_action,
-    )
 
 
 def watch(

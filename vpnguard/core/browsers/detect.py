@@ -16,7 +16,7 @@ from pathlib import Path, PureWindowsPath
 
 from vpnguard.core.browsers.catalog import BrowserSpec, resolve_ids
 from vpnguard.core.host import Host
-from vpnguard.core.model import OS, Browser, Family, PolicyTarget, TargetKind
+from vpnguard.core.model import OS, Browser, Family, Install, PolicyTarget, TargetKind
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def _linux_browser(
     host: Host, spec: BrowserSpec, versions: _Versions, running: set[str]
 ) -> Browser | None:
     lx = spec.linux
-    installs: list[str] = []
+    installs: list[Install] = []
     exe: str | None = None
     install_dir: str | None = None
     version: str | None = None
@@ -216,14 +216,14 @@ def _linux_browser(
                 exe, install_dir = path, os.path.dirname(path)
                 break
     if exe is not None:
-        installs.append("system")
+        installs.append(Install.SYSTEM)
         version = versions.dpkg(lx.deb_packages)
         if version is None and spec.family is Family.FIREFOX and install_dir:
             version = _application_ini_version(host.p(f"{install_dir}/application.ini"))
 
     snap_found = bool(lx.snap) and host.p(f"/snap/{lx.snap}/current").exists()
     if snap_found and lx.snap:
-        installs.append("snap")
+        installs.append(Install.SNAP)
         exe = exe or f"/snap/bin/{lx.snap}"
         version = version or _snap_version(host, lx.snap)
 
@@ -233,7 +233,7 @@ def _linux_browser(
             app_dir = host.p(f"{base}/{lx.flatpak}")
             if (app_dir / "current").exists():
                 flatpak_found = True
-                installs.append("flatpak")
+                installs.append(Install.FLATPAK)
                 exe = exe or f"{base}/{lx.flatpak}"
                 version = version or _flatpak_version(app_dir, lx.flatpak)
                 break
@@ -244,11 +244,11 @@ def _linux_browser(
     targets: list[PolicyTarget] = []
     if spec.family is Family.CHROMIUM and not spec.self_managed:
         dirs: tuple[str, ...] = lx.policy_dirs
-        if lx.probe_policy_dir and "system" in installs and install_dir:
+        if lx.probe_policy_dir and Install.SYSTEM in installs and install_dir:
             probed = policy_dirs_from_binary(host.p(_resolve(host, exe)))
             if probed:
                 dirs = probed
-        if "system" in installs or "snap" in installs:
+        if Install.SYSTEM in installs or Install.SNAP in installs:
             targets += [PolicyTarget(TargetKind.CHROMIUM_MANAGED_DIR, d, OS.LINUX) for d in dirs]
         if flatpak_found and lx.flatpak_policy_dir:
             targets.append(
@@ -260,7 +260,7 @@ def _linux_browser(
                 )
             )
     elif spec.family is Family.FIREFOX and not spec.self_managed:
-        if "system" in installs or "snap" in installs:
+        if Install.SYSTEM in installs or Install.SNAP in installs:
             candidates = [
                 f.format(install=install_dir)
                 for f in lx.policy_files
@@ -290,7 +290,7 @@ def _linux_browser(
         family=spec.family,
         version=version,
         path=exe,
-        install="+".join(installs),
+        installs=tuple(installs),
         running=is_running,
         targets=tuple(targets),
         self_managed=spec.self_managed,
@@ -332,7 +332,7 @@ def _windows_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browse
                 family=spec.family,
                 version=version,
                 path=exe,
-                install="system" if "Program Files" in base else "user",
+                installs=(Install.SYSTEM if "Program Files" in base else Install.USER,),
                 running=bool({n.lower() for n in running} & exe_names),
                 targets=targets,
                 self_managed=spec.self_managed,
@@ -367,7 +367,7 @@ def _macos_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browser 
                 family=spec.family,
                 version=version,
                 path=bundle,
-                install="app",
+                installs=(Install.APP,),
                 running=bool(running.intersection(spec.process_names))
                 or app.removesuffix(".app") in running,
                 targets=targets,

@@ -33,7 +33,15 @@ from vpnguard.core.leakcheck.report import BrowserResult, CheckReport, Rejected
 from vpnguard.core.leakcheck.server import LeakCheckServer, PageReport
 from vpnguard.core.leakcheck.stun import IceServerUrl, StunProbe, parse_ice_url, stun_probe
 from vpnguard.core.leakcheck.verdict import Finding, PathFacts, Verdict, judge
-from vpnguard.core.model import Browser, Family, InterfaceKind, NetworkState, Route
+from vpnguard.core.model import (
+    Browser,
+    CheckPhase,
+    Family,
+    InterfaceKind,
+    NetworkState,
+    Route,
+)
+from vpnguard.core.model import TurnServer as TurnServer  # a plain value: defined in the model
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +52,7 @@ DEFAULT_STUN: tuple[str, ...] = (
 DEFAULT_TIMEOUT = 30.0
 
 # (browser_id, phase): "launching", "waiting", "reported", "judged", "done", "error", "skipped"
-Progress = Callable[[str, str], None]
+Progress = Callable[[str, CheckPhase], None]
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -72,13 +80,6 @@ user_pref("browser.safebrowsing.update.enabled", false);
 user_pref("extensions.update.enabled", false);
 user_pref("browser.aboutwelcome.enabled", false);
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class TurnServer:
-    url: str
-    username: str
-    credential: str
 
 
 def launch_command(browser: Browser, url: str, profile: str) -> list[str]:
@@ -253,7 +254,7 @@ def _run_one(
         (profile / "user.js").write_text(FIREFOX_USER_JS)
     argv = launch_command(browser, server.url(slot), str(profile))
     event = server.event(slot)
-    progress(browser.id, "launching")
+    progress(browser.id, CheckPhase.LAUNCHING)
     proc: subprocess.Popen[bytes] | None = None
     try:
         with open(tmp / "stderr.log", "wb") as errlog:
@@ -273,14 +274,14 @@ def _run_one(
 
         threading.Thread(target=watch, daemon=True).start()
         out.timings["launch_ms"] = (time.monotonic() - t0) * 1000
-        progress(browser.id, "waiting")
+        progress(browser.id, CheckPhase.WAITING)
         report = server.wait(slot, max(0.0, timeout - (time.monotonic() - t0)))
         if report is None and proc.poll() is not None:
             # It died; a report may still be in flight on the server thread.
             report = server.wait(slot, 0.2)
         if report is not None:
             out.report = report
-            progress(browser.id, "reported")
+            progress(browser.id, CheckPhase.REPORTED)
         elif proc.poll() is not None:
             out.exit_status = proc.returncode
             tail = _tail(tmp / "stderr.log")
@@ -413,7 +414,7 @@ def run_check(
     used: set[str] = set()
     for b in browsers:
         if b.self_managed:
-            notify(b.id, "skipped")
+            notify(b.id, CheckPhase.SKIPPED)
             results.append(
                 BrowserResult(
                     b.id,
@@ -457,7 +458,10 @@ def run_check(
             outcome: _Outcome = fut.result()
             prot = protections.get(ob.id, "unknown") if ob else "unknown"
             res = result_for(ob, slot, outcome, network, facts, prot)
-            notify(res.browser_id, "error" if res.verdict is Verdict.ERROR else "judged")
+            notify(
+                res.browser_id,
+                CheckPhase.ERROR if res.verdict is Verdict.ERROR else CheckPhase.JUDGED,
+            )
             results.append(res)
     order = {b.id: i for i, b in enumerate(browsers)}
     results.sort(key=lambda r: order.get(r.browser_id, len(order)))
@@ -486,11 +490,11 @@ def _interactive(
         import webbrowser
 
         open_url = webbrowser.open
-    progress(slot, "launching")
+    progress(slot, CheckPhase.LAUNCHING)
     if not open_url(url):
         out.error = f"could not open a browser; open {url} yourself"
         log.warning("no default browser could be opened; open %s", url)
-    progress(slot, "waiting")
+    progress(slot, CheckPhase.WAITING)
     rep = server.wait(slot, timeout)
     if rep is None:
         out.error = (out.error or "") + f" no report within {timeout:g} s"
@@ -498,6 +502,6 @@ def _interactive(
     else:
         out.report = rep
         out.timings["report_after_launch_ms"] = (rep.received - t0) * 1000
-        progress(slot, "reported")
+        progress(slot, CheckPhase.REPORTED)
     out.timings["total_ms"] = (time.monotonic() - t0) * 1000
     return out

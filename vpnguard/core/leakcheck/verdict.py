@@ -34,18 +34,10 @@ from enum import StrEnum
 from vpnguard.core.leakcheck.candidates import Candidate, parse_ip
 from vpnguard.core.leakcheck.stun import StunProbe
 from vpnguard.core.model import InterfaceKind, JsonMixin, NetworkState, Route
+from vpnguard.core.model import Verdict as Verdict  # defined in the model: it crosses to the GUI
 
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
-
-
-class Verdict(StrEnum):
-    PASS = "pass"
-    LEAK = "leak"
-    WEBRTC_DISABLED = "webrtc_disabled"
-    INCONCLUSIVE = "inconclusive"  # no public path observable: never reported as pass
-    ERROR = "error"  # the browser crashed, hung, or never reported
-    SKIPPED = "skipped"  # self-managed browsers (Tor)
 
 
 class AddressKind(StrEnum):

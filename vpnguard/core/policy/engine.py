@@ -15,30 +15,13 @@ from collections.abc import Sequence
 from vpnguard.core.browsers.catalog import BY_ID
 from vpnguard.core.errors import RefusedError, VpnguardError
 from vpnguard.core.host import Host
-from vpnguard.core.model import Browser, Level, TargetKind
+from vpnguard.core.model import Browser, FileAction, Level, TargetKind
+from vpnguard.core.model import FileChange as FileChange  # defined in the model: a result
 from vpnguard.core.policy import fsio, render
 from vpnguard.core.policy.journal import Entry, Journal
 from vpnguard.core.policy.levels import OWN_FILE
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class FileChange:
-    """One file's change, as reported to the user (and in ``--json``)."""
-
-    path: str
-    action: str  # create | modify | restore | remove | unchanged
-    browsers: tuple[str, ...]
-    detail: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "action": self.action,
-            "browsers": list(self.browsers),
-            "detail": self.detail,
-        }
 
 
 @dataclasses.dataclass
@@ -123,11 +106,11 @@ def plan_protect(
                 created_dirs=new_dirs,
             )
         if after == before:
-            action, detail = "unchanged", f"already {level.value}"
+            action, detail = FileAction.UNCHANGED, f"already {level.value}"
         elif before is None:
-            action, detail = "create", f"set {level.value}"
+            action, detail = FileAction.CREATE, f"set {level.value}"
         else:
-            action, detail = "modify", f"set {level.value}, other keys kept"
+            action, detail = FileAction.MODIFY, f"set {level.value}, other keys kept"
         steps.append(
             Step(
                 change=FileChange(path, action, ids, detail),
@@ -173,7 +156,7 @@ def plan_unprotect(
                     Step(
                         change=FileChange(
                             path,
-                            "unchanged",
+                            FileAction.UNCHANGED,
                             tuple(leaving),
                             f"still protects {', '.join(staying)} (shared file)",
                         ),
@@ -192,7 +175,9 @@ def plan_unprotect(
         current_sha = fsio.sha256(current)
         original = entry.original
 
-        def step(action: str, detail: str, after: bytes | None, mode: int, dirs: list[str]) -> Step:
+        def step(
+            action: FileAction, detail: str, after: bytes | None, mode: int, dirs: list[str]
+        ) -> Step:
             return Step(
                 change=FileChange(path, action, ids, detail),  # noqa: B023
                 system_path=path,  # noqa: B023
@@ -206,17 +191,17 @@ def plan_unprotect(
 
         if current_sha == entry.written_sha256 or current == original:
             if current == original:
-                action, detail = "unchanged", "already as it was before vpnguard"
+                action, detail = FileAction.UNCHANGED, "already as it was before vpnguard"
             elif original is None:
-                action, detail = "remove", "vpnguard created it"
+                action, detail = FileAction.REMOVE, "vpnguard created it"
             else:
-                action, detail = "restore", "restored byte for byte"
+                action, detail = FileAction.RESTORE, "restored byte for byte"
             dirs = entry.created_dirs if original is None else []
             steps.append(step(action, detail, original, entry.original_mode or 0o644, dirs))
             continue
         if current is None:
             detail = "already removed by someone else"
-            steps.append(step("unchanged", detail, None, 0, entry.created_dirs))
+            steps.append(step(FileAction.UNCHANGED, detail, None, 0, entry.created_dirs))
             continue
         # Changed since we wrote it (an admin edited it): take back only our keys.
         doc = render.parse_object(current, path)
@@ -224,10 +209,12 @@ def plan_unprotect(
         restored = render.undo(doc, entry.applied, entry.created, path)
         if not restored and not entry.original_exists:
             detail = "vpnguard created it and nothing else is left in it"
-            steps.append(step("remove", detail, None, 0, entry.created_dirs))
+            steps.append(step(FileAction.REMOVE, detail, None, 0, entry.created_dirs))
         else:
             detail = "changed by someone since vpnguard wrote it: only vpnguard's keys taken back"
-            steps.append(step("modify", detail, render.dump(restored), _mode(host, path), []))
+            steps.append(
+                step(FileAction.MODIFY, detail, render.dump(restored), _mode(host, path), [])
+            )
     return steps
 
 
@@ -240,7 +227,7 @@ def execute(host: Host, steps: Sequence[Step], journal: Journal) -> None:
             # The journal learns of a write before the write happens.
             if step.entry is not None:
                 journal.entries[step.system_path] = step.entry
-            if step.change.action == "unchanged":
+            if step.change.action == FileAction.UNCHANGED:
                 if step.entry is None:
                     journal.entries.pop(step.system_path, None)
                     fsio.remove_empty_dirs(host, step.remove_dirs)

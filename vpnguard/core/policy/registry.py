@@ -19,6 +19,7 @@ from vpnguard.core.errors import NeedsElevationError, VpnguardError
 from vpnguard.core.model import (
     Browser,
     Family,
+    FileAction,
     Level,
     PolicyTarget,
     Protection,
@@ -176,8 +177,14 @@ def plan_protect(
             applied=applied,
             written_sha256=fsio.sha256(_encode(after)),
         )
-        action = "unchanged" if before == after else ("create" if before is None else "modify")
-        detail = f"already {level.value}" if action == "unchanged" else f"set {level.value}"
+        action = (
+            FileAction.UNCHANGED
+            if before == after
+            else (FileAction.CREATE if before is None else FileAction.MODIFY)
+        )
+        detail = (
+            f"already {level.value}" if action == FileAction.UNCHANGED else f"set {level.value}"
+        )
         steps.append(
             RegStep(
                 FileChange(loc, action, tuple(sorted(ids)), detail),
@@ -206,9 +213,9 @@ def plan_unprotect(
         ids = tuple(entry.browsers)
         if fsio.sha256(_encode(current)) == entry.written_sha256 or current == original:
             action = (
-                "unchanged"
+                FileAction.UNCHANGED
                 if current == original
-                else ("remove" if original is None else "restore")
+                else (FileAction.REMOVE if original is None else FileAction.RESTORE)
             )
             steps.append(
                 RegStep(
@@ -227,7 +234,7 @@ def plan_unprotect(
                 RegStep(
                     FileChange(
                         loc,
-                        "modify" if after else "remove",
+                        FileAction.MODIFY if after else FileAction.REMOVE,
                         ids,
                         "only vpnguard's prefs taken back",
                     ),
@@ -242,7 +249,10 @@ def plan_unprotect(
             steps.append(
                 RegStep(
                     FileChange(
-                        loc, "unchanged", ids, "changed by someone since vpnguard wrote it; left"
+                        loc,
+                        FileAction.UNCHANGED,
+                        ids,
+                        "changed by someone since vpnguard wrote it; left",
                     ),
                     key,
                     name,
@@ -265,7 +275,7 @@ def execute(registry: Registry, steps: Sequence[RegStep], journal: Journal) -> N
             else:
                 journal.entries.pop(loc, None)
             journal.save()
-            if step.change.action == "unchanged":
+            if step.change.action == FileAction.UNCHANGED:
                 continue
             if step.after is None:
                 registry.delete(step.key, step.name)
