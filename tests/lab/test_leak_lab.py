@@ -22,7 +22,18 @@ import pytest
 
 from vpnguard.core.leakcheck.candidates import parse_candidate
 
-from .netlab import EXIT_ADDR, LAN_ADDR, REPO, SCENARIOS, STUN_IP, STUN_URL, Lab
+from .netlab import (
+    EXIT_ADDR,
+    LAN_ADDR,
+    REPO,
+    SCENARIOS,
+    STUN_IP,
+    STUN_URL,
+    TURN_SECRET,
+    TURN_USER,
+    VPN_ADDR,
+    Lab,
+)
 
 pytestmark = [pytest.mark.lab, pytest.mark.root]
 
@@ -76,18 +87,72 @@ def clean_policy(system_lock: None) -> Iterator[dict[str, str | None]]:
         assert snapshot() == before, "/etc not restored after unprotect"
 
 
+TURN_UDP = f"turn:{STUN_IP}:3479?transport=udp"
+TURN_TCP = f"turn:{STUN_IP}:3479?transport=tcp"
+TURN_DEAD = f"turn:{STUN_IP}:3999?transport=udp"  # nobody listens there
+API = """
+import json, sys
+from vpnguard.core.host import Host
+from vpnguard.core.browsers.detect import detect_browsers
+from vpnguard.core.network import detect_network
+from vpnguard.core.leakcheck import run_check, TurnServer, call_spec
+spec = json.loads(sys.stdin.read())
+h = Host.current()
+calls = [
+    call_spec(c["name"], c.get("stun", []), [TurnServer(*t) for t in c.get("turn", [])],
+              relay_only=c.get("relay_only", False))
+    for c in spec["calls"]
+]
+r = run_check(h, detect_browsers(h, spec["browsers"]), detect_network(h), stun=spec["stun"],
+              turn=[TurnServer(*t) for t in spec["turn"]], timeout=12, calls=calls)
+print(json.dumps(r.to_json()))
+"""
+
+
+def api_check(
+    lab: Lab,
+    *,
+    stun: list[str],
+    calls: list[dict[str, Any]],
+    turn: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    """run_check() in the client namespace with explicit calls; secrets travel on stdin."""
+    spec = {"browsers": list(BROWSERS), "stun": stun, "turn": turn or [], "calls": calls}
+    proc = subprocess.run(
+        ["ip", "netns", "exec", lab.client, sys.executable, "-c", API],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    return doc
+
+
 def check(lab: Lab, scenario: str) -> dict[str, Any]:
     lab.set_scenario(scenario)
     proc = lab.vpnguard("check", "--stun", STUN_URL, "--timeout", "12", "--json", *BROWSER_ARGS)
     doc: dict[str, Any] = json.loads(proc.stdout)
     assert proc.returncode == doc["exit_code"], proc.stderr
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     return doc
 
 
 def expected_leak(line: str, scenario: str) -> bool:
     """What the lab's topology says this candidate reveals (independent of verdict.py)."""
     c = parse_candidate(line)
+    raddr = c.raddr if c.raddr not in (None, "0.0.0.0", "::") else None
+    # RFC 8839: a srflx/prflx raddr is the raw local base (a granted page sees it);
+    # a relay's raddr is what the TURN server saw: the LAN side unless tunnelled.
+    if (
+        raddr is not None
+        and not raddr.endswith(".local")
+        and (c.type in ("srflx", "prflx") or raddr == LAN_ADDR)
+    ):
+        return True
     if c.address.endswith(".local") or c.type == "relay":
         return False
     if c.type == "host":
@@ -97,22 +162,31 @@ def expected_leak(line: str, scenario: str) -> bool:
     return c.address == LAN_ADDR or scenario != "full"
 
 
+def view(b: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(v for v in b["views"] if v["name"] == name)
+
+
 def assert_truthful(doc: dict[str, Any], scenario: str) -> dict[str, dict[str, Any]]:
-    """Verdict checked candidate by candidate; returns results by browser id."""
+    """Every view's verdict checked candidate by candidate; returns results by browser id."""
     by = {b["id"]: b for b in doc["browsers"]}
     assert set(by) == set(BROWSERS)
     for bid, b in by.items():
-        assert b["verdict"] in ("pass", "leak"), (bid, scenario, b["reason"])
-        assert b["rejected"] == [], b["rejected"]
-        leaks = {f["candidate"] for f in b["findings"] if f["leak"]}
-        for line in b["candidates"]:
-            assert (line in leaks) == expected_leak(line, scenario), (bid, scenario, line)
-        assert (b["verdict"] == "leak") == bool(leaks), (bid, scenario)
+        assert [v["name"] for v in b["views"]] == ["no_permission", "media_permission"]
+        for v in b["views"]:
+            assert v["verdict"] in ("pass", "leak"), (bid, scenario, v["name"], v["reason"])
+            assert v["rejected"] == [], v["rejected"]
+            assert v["media"] == ("granted" if v["name"] == "media_permission" else None)
+            leaks = {f["candidate"] for f in v["findings"] if f["leak"]}
+            for line in v["candidates"]:
+                assert (line in leaks) == expected_leak(line, scenario), (bid, scenario, line)
+            assert (v["verdict"] == "leak") == bool(leaks), (bid, scenario, v["name"])
+        worst = "leak" if any(v["verdict"] == "leak" for v in b["views"]) else "pass"
+        assert b["verdict"] == worst, (bid, scenario)
         assert doc["exit_code"] == (1 if any(x["verdict"] == "leak" for x in by.values()) else 0)
     return by
 
 
-def shape(b: dict[str, Any]) -> set[tuple[str, str, str]]:
+def shape(b: dict[str, Any]) -> set[tuple[str, str, str]]:  # a browser or one view
     """A browser's candidates without the random parts (mDNS names, ports)."""
     out = set()
     for line in b["candidates"]:
@@ -133,20 +207,33 @@ def test_strict_holds_everywhere_and_unprotect_restores_the_leaks(
         by = assert_truthful(check(leaklab, sc), sc)
         baseline[sc] = {k: shape(v) for k, v in by.items()}
         assert all(v["protection"] == "none" for v in by.values())
+        for b in by.values():  # a real call, STUN only, no policy: connects directly
+            assert b["call"]["connected"] is True, (sc, b["id"], b["call"])
+            assert b["call"]["path"]["local"] in ("host", "srflx", "prflx"), b["call"]
         if sc == "full":
-            assert srflx(by["chromium"]) == {EXIT_ADDR}
-            assert by["chromium"]["verdict"] == by["firefox-esr"]["verdict"] == "pass"
+            page = {k: view(b, "no_permission") for k, b in by.items()}
+            assert srflx(page["chromium"]) == {EXIT_ADDR}
+            assert page["chromium"]["verdict"] == page["firefox-esr"]["verdict"] == "pass"
+            # The meeting-site view sees what "any page" does not: raw host addresses of
+            # every interface, the LAN's and the tunnel's, in both engines (seen).
+            for b in by.values():
+                media = view(b, "media_permission")
+                hosts = {f["address"] for f in media["leaks"] if f["type"] == "host"}
+                assert {LAN_ADDR, VPN_ADDR} <= hosts, (b["id"], media["candidates"])
+                assert b["verdict"] == "leak"
         else:  # split tunnel and no VPN: Chromium reveals the LAN side as srflx
-            assert srflx(by["chromium"]) == {LAN_ADDR}
-            assert by["chromium"]["verdict"] == "leak"
-            kinds = {f["kind"] for f in by["chromium"]["leaks"]}
+            page_cr = view(by["chromium"], "no_permission")
+            assert srflx(page_cr) == {LAN_ADDR}
+            assert page_cr["verdict"] == "leak"
+            kinds = {f["kind"] for f in page_cr["leaks"]}
             # 192.168.77.2 is both the LAN interface's address and what STUN pinned to
             # the LAN sees (no NAT in the lab); either name is right.
             assert kinds <= {"non_vpn_interface_address", "isp_public_address"}, kinds
             assert kinds
         if sc == "novpn":
-            assert srflx(by["firefox-esr"]) == {LAN_ADDR}
-            assert by["firefox-esr"]["verdict"] == "leak"
+            page_ff = view(by["firefox-esr"], "no_permission")
+            assert srflx(page_ff) == {LAN_ADDR}
+            assert page_ff["verdict"] == "leak"
 
     r = vpnguard_host(
         "protect",
@@ -161,7 +248,10 @@ def test_strict_holds_everywhere_and_unprotect_restores_the_leaks(
         for bid, b in by.items():
             assert b["protection"] == "strict", bid
             assert b["verdict"] == "pass", (bid, sc, b["candidates"])
-            assert b["candidates"] == [], (bid, sc)  # strict: no candidate at all (seen)
+            assert b["candidates"] == [], (bid, sc)  # strict, both views: no candidate (seen)
+            # STUN only, no TURN: strict leaves no call path, said in those words.
+            assert b["call"]["connected"] is False
+            assert b["call"]["reason"].startswith(f"strict leaves {b['name']} no path"), b["call"]
         assert doc["exit_code"] == 0
 
     r = vpnguard_host("unprotect")
@@ -217,6 +307,8 @@ def test_webrtc_disabled_is_a_result(leaklab: Lab, clean_policy: dict[str, str |
         )
         b = json.loads(proc.stdout)["browsers"][0]
         assert b["verdict"] == "webrtc_disabled" and b["webrtc"] is False
+        assert [v["verdict"] for v in b["views"]] == ["webrtc_disabled"] * 2
+        assert b["call"]["connected"] is False and "WebRTC is disabled" in b["call"]["reason"]
         assert proc.returncode == 0
     finally:
         path.unlink(missing_ok=True)
@@ -234,16 +326,108 @@ def test_strict_with_turn_relay(leaklab: Lab, clean_policy: dict[str, str | None
     """
     r = vpnguard_host("protect", "--level", "strict", *BROWSER_ARGS)
     assert r.returncode == 0, r.stderr
+    calls = [
+        {"name": "turn-udp", "turn": [[TURN_UDP, TURN_USER, TURN_SECRET]]},
+        {"name": "turn-tcp", "turn": [[TURN_TCP, TURN_USER, TURN_SECRET]]},
+    ]
     for sc, want_verdict, want_raddr in (("full", "pass", EXIT_ADDR), ("split", "leak", LAN_ADDR)):
         leaklab.set_scenario(sc)
-        doc = leaklab.check_api(list(BROWSERS), turn=True)
-        by = {b["id"]: b for b in doc["browsers"]}  # type: ignore[attr-defined]
+        doc = api_check(
+            leaklab, stun=[STUN_URL], turn=[[TURN_TCP, TURN_USER, TURN_SECRET]], calls=calls
+        )
+        by = {b["id"]: b for b in doc["browsers"]}
         chromium = by["chromium"]
-        relays = [parse_candidate(x) for x in chromium["candidates"]]
-        assert [c.type for c in relays] == ["relay"], chromium["candidates"]
-        assert relays[0].address == STUN_IP and relays[0].raddr == want_raddr
+        for v in chromium["views"]:
+            relays = [parse_candidate(x) for x in v["candidates"]]
+            assert [c.type for c in relays] == ["relay"], v["candidates"]
+            assert relays[0].address == STUN_IP and relays[0].raddr == want_raddr
+            assert v["verdict"] == want_verdict, v["reason"]
+            if want_verdict == "leak":
+                assert [(f["field"], f["address"]) for f in v["leaks"]] == [("raddr", LAN_ADDR)]
         assert chromium["verdict"] == want_verdict, chromium["reason"]
-        if want_verdict == "leak":
-            assert [(f["field"], f["address"]) for f in chromium["leaks"]] == [("raddr", LAN_ADDR)]
         assert by["firefox-esr"]["candidates"] == []
         assert by["firefox-esr"]["verdict"] == "pass"
+        # Calls (FACTS, "a real call"): Chromium strict only through TURN over TCP;
+        # Firefox strict (proxy_only) has no path at all.
+        cr = {c["name"]: c for c in chromium["calls"]}
+        assert cr["turn-udp"]["connected"] is False, cr["turn-udp"]
+        assert cr["turn-udp"]["reason"].startswith("strict leaves Chromium no path")
+        assert cr["turn-tcp"]["connected"] is True, cr["turn-tcp"]
+        assert cr["turn-tcp"]["path"]["local"] == "relay"
+        assert cr["turn-tcp"]["path"]["relay_protocol"] == "tcp"
+        assert chromium["call"]["name"] == "turn-tcp"
+        for c in by["firefox-esr"]["calls"]:
+            assert c["connected"] is False
+            assert c["reason"] == "strict leaves Firefox ESR no path: calls are blocked", c
+
+
+def test_calls_connect_and_bad_turn_input_is_a_reason(
+    leaklab: Lab, clean_policy: dict[str, str | None]
+) -> None:
+    """No policy, full tunnel: calls through TURN over UDP and TCP connect (relay only, so
+    TURN itself is proven); a wrong password and an unreachable TURN server are plain
+    reasons within the call's deadline, never a crash or a hang."""
+    leaklab.set_scenario("full")
+    calls = [
+        {"name": "turn-udp", "turn": [[TURN_UDP, TURN_USER, TURN_SECRET]], "relay_only": True},
+        {"name": "turn-tcp", "turn": [[TURN_TCP, TURN_USER, TURN_SECRET]], "relay_only": True},
+        {"name": "bad-password", "turn": [[TURN_UDP, TURN_USER, "wrong"]], "relay_only": True},
+        {"name": "unreachable", "turn": [[TURN_DEAD, TURN_USER, TURN_SECRET]], "relay_only": True},
+    ]
+    doc = api_check(leaklab, stun=[STUN_URL], calls=calls)
+    for b in doc["browsers"]:
+        c = {x["name"]: x for x in b["calls"]}
+        for name, proto in (("turn-udp", "udp"), ("turn-tcp", "tcp")):
+            assert c[name]["connected"] is True, (b["id"], c[name])
+            assert c[name]["path"]["local"] == "relay", (b["id"], c[name])
+            assert c[name]["path"]["relay_protocol"] == proto, (b["id"], c[name])
+            assert c[name]["ms"] < 4000
+        assert c["bad-password"]["connected"] is False
+        assert c["bad-password"]["reason"] == (
+            "the TURN server refused the credentials (401 Unauthorized)"
+        ), (b["id"], c["bad-password"])
+        assert c["unreachable"]["connected"] is False
+        assert "no answer from the TURN server" in c["unreachable"]["reason"], c["unreachable"]
+        assert c["unreachable"]["ms"] <= 6000  # bounded by the call deadline
+
+
+def test_cli_takes_the_turn_password_on_stdin(
+    leaklab: Lab, clean_policy: dict[str, str | None]
+) -> None:
+    """Headless CI/VPN client: no keyring; the password never reaches the output."""
+    leaklab.set_scenario("full")
+    proc = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            leaklab.client,
+            sys.executable,
+            "-m",
+            "vpnguard",
+            "check",
+            *BROWSER_ARGS,
+            "--stun",
+            STUN_URL,
+            "--turn",
+            TURN_TCP,
+            "--turn-user",
+            TURN_USER,
+            "--turn-password-stdin",
+            "--timeout",
+            "12",
+            "--json",
+        ],
+        input=TURN_SECRET + "\n",
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert TURN_SECRET not in proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert TURN_TCP in doc["ice_servers"]
+    for b in doc["browsers"]:
+        assert b["call"]["connected"] is True, (b["id"], b["call"])
+        assert TURN_TCP in b["call"]["ice_servers"]

@@ -142,5 +142,63 @@ def test_real_chromium_on_loopback(coturn: str) -> None:
     assert b["id"] == "chromium" and b["webrtc"] is True and b["verdict"] != "error", b["reason"]
     assert code == doc["exit_code"]
     code, out, _ = cli("check", "--browser", "chromium", "--stun", coturn)
-    assert out.splitlines()[0].split() == ["Browser", "Protection", "Verdict", "Detail"]
+    assert out.splitlines()[0].split() == ["Browser", "Protection", "Verdict", "Calls"]
     assert "Chromium" in out and "STUN 127.0.0.1" in out
+    assert "  any page: " in out and "  a site allowed camera and microphone: " in out
+    assert "  call 'default' (" in out
+
+
+def test_turn_password_stdin_needs_no_keyring(
+    no_keyring: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Headless: the password comes from stdin once, and reaches no keyring and no report."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw-from-stdin\nsecond line is never read\n"))
+    seen: dict[str, object] = {}
+
+    def fake_check(*args: object, **kw: object) -> object:
+        seen.update(kw)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("vpnguard.core.service.check", fake_check)
+    with pytest.raises(SystemExit):
+        cli(
+            "check",
+            "--turn",
+            "turn:127.0.0.1:3478?transport=udp",
+            "--turn",
+            "turn:127.0.0.1:3478?transport=tcp",
+            "--turn-user",
+            "u",
+            "--turn-password-stdin",
+        )
+    turn = seen["turn"]
+    assert [t.credential for t in turn] == ["pw-from-stdin"] * 2  # type: ignore[attr-defined]
+    assert "second line" in __import__("sys").stdin.read()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check", "--turn-password-stdin"],  # no --turn
+        [
+            "check",
+            "--turn",
+            "turn:t.example",
+            "--turn-user",
+            "u",
+            "--turn-password-stdin",
+            "--store-turn-password",
+        ],
+    ],
+)
+def test_turn_password_stdin_usage(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw\n"))
+    assert cli(*argv)[0] == 2
+
+
+def test_turn_password_stdin_empty_is_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = cli(
+        "check", "--turn", "turn:t.example", "--turn-user", "u", "--turn-password-stdin"
+    )
+    assert code == 2 and "no TURN password on stdin" in err

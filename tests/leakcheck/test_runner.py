@@ -31,8 +31,9 @@ page = urllib.request.urlopen(url, timeout=5).read().decode()
 cfg = json.loads(page.split('id="vpnguard-config">')[1].split("</script>")[0])
 origin = url.split("/", 3)
 origin = origin[0] + "//" + origin[2]
-doc = {"slot": cfg["slot"], "webrtc": WEBRTC, "candidates": CANDS, "user_agent": "fake",
-       "gathering_state": "complete", "timed_out": False, "error": None, "timings": {}}
+doc = {"slot": cfg["slot"], "secret": cfg["secret"], "webrtc": WEBRTC, "candidates": CANDS,
+       "user_agent": "fake", "gathering_state": "complete", "timed_out": False, "error": None,
+       "timings": {}, "media": "granted" if cfg["media"] else None}
 req = urllib.request.Request(origin + cfg["report_url"], json.dumps(doc).encode(),
       {"Content-Type": "application/json", "Origin": origin}, method="POST")
 urllib.request.urlopen(req, timeout=5)
@@ -116,12 +117,23 @@ def test_reports_are_judged_in_parallel_and_end_at_once(tmp_path: Path, coturn: 
     assert by["off"].verdict is Verdict.WEBRTC_DISABLED
     assert report.exit_code == 1
     for r in report.browsers:
-        assert r.timings["end_after_report_ms"] < 500
+        ends = [v for k, v in r.timings.items() if k.endswith("end_after_report_ms")]
+        assert len(ends) == 2 and max(ends) < 500  # both views
     phases = [p for b, p in events if b == "clean"]
-    assert phases[:2] == ["launching", "waiting"] and "reported" in phases
+    assert phases[0] == "launching" and "waiting" in phases and "reported" in phases
     doc = json.loads(json.dumps(report.to_json()))
-    assert doc["schema_version"] == 1 and doc["leak"] is True
-    assert doc["browsers"][0]["candidates"] == ["candidate:1 1 udp 1 192.168.1.20 5000 typ host"]
+    assert doc["schema_version"] == 2 and doc["leak"] is True
+    assert (
+        doc["browsers"][0]["candidates"] == ["candidate:1 1 udp 1 192.168.1.20 5000 typ host"] * 2
+    )
+    views = doc["browsers"][0]["views"]
+    assert [v["name"] for v in views] == ["no_permission", "media_permission"]
+    assert [v["media"] for v in views] == [None, "granted"]
+    assert all(v["verdict"] == "leak" for v in views)
+    # The fake page places no call: said plainly, never "connected".
+    assert by["leaky"].call is not None and not by["leaky"].call.connected
+    assert "did not report this call" in by["leaky"].call.reason
+    assert by["off"].call is not None and "WebRTC is disabled" in by["off"].call.reason
 
 
 def test_self_managed_browser_is_skipped(tmp_path: Path, coturn: str) -> None:
@@ -244,3 +256,22 @@ def test_interactive_mode_without_a_browser_is_bounded(coturn: str) -> None:
     )
     r = report.browsers[0]
     assert r.verdict is Verdict.ERROR and "could not open a browser" in r.reason
+
+
+def test_a_race_for_the_one_time_url_is_an_error_never_a_pass(tmp_path: Path, coturn: str) -> None:
+    """Someone else fetched the page first (they read the URL in /proc): the check says error."""
+    body = REPORTER.replace("WEBRTC", "True").replace("CANDS", "[]")
+    # The "attacker" GETs the URL first; the browser then gets 410 and cannot report.
+    racer = fake_browser(
+        tmp_path,
+        "raced",
+        "import urllib.request, urllib.error\n"
+        "try:\n    urllib.request.urlopen(sys.argv[-1], timeout=5).read()\n"
+        "except urllib.error.HTTPError:\n    pass\n" + body,
+    )
+    report, _ = check([racer], coturn, timeout=5.0)
+    r = report.browsers[0]
+    assert r.verdict is Verdict.ERROR
+    assert all("twice" in v.reason for v in r.views)
+    assert r.call is not None and not r.call.connected
+    assert report.exit_code == 4

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from vpnguard.core.leakcheck.server import CSP, MAX_BODY, LeakCheckServer
+from vpnguard.core.leakcheck.server import CSP, MAX_BODY, MAX_CONNECTIONS, LeakCheckServer
 
 GOOD = {
     "slot": "chromium",
@@ -54,6 +54,15 @@ def request(
     return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
+def secret_of(s: LeakCheckServer, slot: str = "chromium") -> str:
+    """GET the one-time page like the browser does and read the secret from its body."""
+    status, _, body = request(s, "GET", f"/{s.token}/{slot}/")
+    assert status == 200
+    page = body.decode()
+    cfg = json.loads(page.split('id="vpnguard-config">')[1].split("</script>")[0])
+    return str(cfg["secret"])
+
+
 def post(s: LeakCheckServer, doc: object, **kw: object) -> int:
     body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
     status, _, _ = request(s, "POST", f"/{s.token}/chromium/report", body, **kw)  # type: ignore[arg-type]
@@ -85,10 +94,13 @@ def test_config_cannot_break_out_of_data_block() -> None:
 
 
 def test_good_report_accepted_once(server: LeakCheckServer) -> None:
-    assert post(server, GOOD) == 204
+    doc = {**GOOD, "secret": secret_of(server)}
+    assert post(server, doc) == 204
     rep = server.wait("chromium", 1)
     assert rep is not None and rep.candidates == tuple(GOOD["candidates"])  # type: ignore[arg-type]
-    assert post(server, GOOD) == 409
+    assert server.tampered("chromium") == []
+    assert post(server, doc) == 409
+    assert server.tampered("chromium")  # a second report is not trusted either
 
 
 def test_wrong_token(server: LeakCheckServer) -> None:
@@ -145,23 +157,31 @@ def test_oversized_body_refused_without_reading_it(server: LeakCheckServer) -> N
     assert "refused" in server.rejected("chromium")[0]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"{not json",
-        b"\xff\xfe",
-        b"[1, 2]",
-        json.dumps({**GOOD, "slot": "firefox"}).encode(),
-        json.dumps({**GOOD, "webrtc": "yes"}).encode(),
-        json.dumps({**GOOD, "candidates": "candidate:1"}).encode(),
-        json.dumps({**GOOD, "candidates": [1, 2]}).encode(),
-        json.dumps({**GOOD, "candidates": ["c"] * 5000}).encode(),
-        json.dumps({**GOOD, "timings": {"a": "b"}}).encode(),
-        b"[" * 100000,
-    ],
-)
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[" * 100000])
 def test_malformed_body_refused(server: LeakCheckServer, body: bytes) -> None:
     assert post(server, body) == 400
+    assert server.report("chromium") is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"slot": "firefox"},
+        {"webrtc": "yes"},
+        {"candidates": "candidate:1"},
+        {"candidates": [1, 2]},
+        {"candidates": ["c"] * 5000},
+        {"timings": {"a": "b"}},
+        {"calls": "x"},
+        {"calls": [{"name": "c", "connected": "yes"}]},
+        {"calls": [{"name": "c", "connected": True, "errors": [{"code": "x"}]}]},
+        {"calls": [{"name": "c", "connected": True}] * 9},
+    ],
+)
+def test_malformed_report_with_the_secret_refused(
+    server: LeakCheckServer, bad: dict[str, object]
+) -> None:
+    assert post(server, {**GOOD, "secret": secret_of(server), **bad}) == 400
     assert server.report("chromium") is None
 
 
@@ -176,3 +196,97 @@ def test_close_releases_port() -> None:
     s.close()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # would raise if still bound
+
+
+# -- hostile local processes (issue 10, item 7) ----------------------------------------
+
+
+def test_forged_report_without_the_secret_makes_the_slot_tampered(server: LeakCheckServer) -> None:
+    """A process that read the token from /proc posts a fake pass before the browser does."""
+    assert post(server, {**GOOD, "candidates": []}) == 403
+    assert post(server, {**GOOD, "secret": "guessed"}) == 403
+    assert server.report("chromium") is None
+    assert server.tampered("chromium") and "forge" in server.tampered("chromium")[0]
+    # The real page still reports, but the slot stays tampered: the runner says error.
+    assert post(server, {**GOOD, "secret": secret_of(server)}) == 204
+    assert server.tampered("chromium")
+
+
+def test_replayed_page_url_is_gone_and_tampers(server: LeakCheckServer) -> None:
+    """The first GET consumes the URL; whoever comes second gets nothing and spoils the run."""
+    secret = secret_of(server)
+    status, _, body = request(server, "GET", f"/{server.token}/chromium/")
+    assert status == 410 and secret.encode() not in body
+    assert "twice" in server.tampered("chromium")[0]
+    assert server.event("chromium").is_set()  # the runner wakes at once
+
+
+def test_secret_is_only_in_the_page_body(server: LeakCheckServer) -> None:
+    url = server.url("chromium")
+    secret = secret_of(server)
+    assert secret not in url and len(secret) >= 32
+
+
+def test_slowloris_is_bounded() -> None:
+    """300 stalled connections: a capped number held, each cut after its read timeout."""
+    import threading
+    import time
+
+    s = LeakCheckServer([], read_timeout=0.5).start()
+    socks: list[socket.socket] = []
+    try:
+        threads_before = threading.active_count()
+        for _ in range(300):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=2)
+            c.sendall(b"GET /" + s.token.encode())  # never finishes the request line
+            socks.append(c)
+        time.sleep(0.3)
+        assert s.open_connections <= MAX_CONNECTIONS
+        assert threading.active_count() - threads_before <= MAX_CONNECTIONS + 2
+        deadline = time.monotonic() + 5
+        while s.open_connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert s.open_connections == 0  # the read deadline dropped every stalled client
+        # And the server still serves a real client afterwards.
+        s.add_slot("late")
+        assert request(s, "GET", f"/{s.token}/late/")[0] == 200
+    finally:
+        for c in socks:
+            c.close()
+        s.close()
+
+
+def test_connection_lifetime_cuts_a_drip_feed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte every 0.2 s never trips the read timeout; the hard lifetime still ends it."""
+    import time
+
+    from vpnguard.core.leakcheck import server as srv
+
+    monkeypatch.setattr(srv._QuietServer, "lifetime", 1.0)
+    s = LeakCheckServer([], read_timeout=0.5).start()
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=2)
+    closed_after: float | None = None
+    try:
+        t0 = time.monotonic()
+        c.sendall(b"GET /")
+        while time.monotonic() - t0 < 5:
+            time.sleep(0.2)
+            try:
+                c.sendall(b"X")
+                c.setblocking(False)
+                try:
+                    if c.recv(1) == b"":
+                        closed_after = time.monotonic() - t0
+                        break
+                except BlockingIOError:
+                    pass
+                finally:
+                    c.setblocking(True)
+            except OSError:
+                closed_after = time.monotonic() - t0
+                break
+        assert closed_after is not None and 0.9 < closed_after < 2.5, closed_after
+        assert s.open_connections == 0
+    finally:
+        c.close()
+        s.close()

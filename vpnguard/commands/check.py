@@ -30,10 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "its password is read from the OS keyring",
     )
     parser.add_argument("--turn-user", metavar="NAME", help="TURN username (with --turn)")
-    parser.add_argument(
+    pw = parser.add_mutually_exclusive_group()
+    pw.add_argument(
         "--store-turn-password",
         action="store_true",
         help="read the TURN password from stdin, store it in the OS keyring, then check",
+    )
+    pw.add_argument(
+        "--turn-password-stdin",
+        action="store_true",
+        help="read the TURN password from stdin for this check only (no keyring; never "
+        "stored, never on a command line)",
     )
     parser.add_argument(
         "--timeout",
@@ -60,16 +67,25 @@ def run(args: argparse.Namespace, env: Env) -> int:
     stun = tuple(args.stun or service.default_stun())
     service.validate_ice_urls(stun, args.turn or ())
     turn: list[TurnServer] = []
+    if (args.store_turn_password or args.turn_password_stdin) and not args.turn:
+        raise UsageError("a TURN password needs --turn URL")
     if args.turn:
         if not args.turn_user:
             raise UsageError("--turn needs --turn-user")
+        given: str | None = None
+        if args.store_turn_password or args.turn_password_stdin:
+            # One line, read once, for every --turn URL; kept only in memory.
+            given = sys.stdin.readline().rstrip("\r\n")
+            if not given:
+                raise UsageError("no TURN password on stdin")
         for url in args.turn:
-            if args.store_turn_password:
-                secret = sys.stdin.readline().rstrip("\n")
-                if not secret:
-                    raise UsageError("--store-turn-password: no password on stdin")
-                service.store_turn_secret(url, args.turn_user, secret)
-            turn.append(service.turn_server(url, args.turn_user))
+            if args.store_turn_password and given is not None:
+                service.store_turn_secret(url, args.turn_user, given)
+            turn.append(
+                TurnServer(url, args.turn_user, given)
+                if given is not None
+                else service.turn_server(url, args.turn_user)
+            )
 
     report = service.check(
         args.browsers,
@@ -87,13 +103,25 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 
 def _print(env: Env, report: CheckReport) -> None:
-    rows = [("Browser", "Protection", "Verdict", "Detail")]
+    rows = [("Browser", "Protection", "Verdict", "Calls")]
     for b in report.browsers:
         prot = "not protected" if b.protection == "none" else b.protection
-        rows.append((b.name, prot, b.verdict.value, b.reason))
+        call = b.call
+        rows.append((b.name, prot, b.verdict.value, call.summary() if call else "not placed"))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         env.say("  ".join(c.ljust(widths[i]) if i < 3 else c for i, c in enumerate(r)).rstrip())
+    for b in report.browsers:
+        if not b.views:
+            continue
+        env.say("")
+        env.say(f"{b.name}:")
+        for v in b.views:
+            words = "no leak" if v.reason == "no leak" else v.reason
+            env.say(f"  {v.name.label}: {v.verdict.value}: {words}")
+        for c in b.calls:
+            via = ", ".join(c.ice_servers) or "no ICE server"
+            env.say(f"  call {c.name!r} ({via}): {c.summary()}")
     net, paths = report.network, report.paths
     env.say("")
     if net is not None:

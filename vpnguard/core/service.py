@@ -44,7 +44,9 @@ from vpnguard.core.model import (
 
 if TYPE_CHECKING:  # the writing machinery is imported only when something is written
     from vpnguard.core.export import ExportResult as ExportResult
+    from vpnguard.core.leakcheck import CallSpec as CallSpec
     from vpnguard.core.leakcheck import CheckReport as CheckReport
+    from vpnguard.core.leakcheck import ViewName as ViewName
     from vpnguard.core.policy.registry import Registry
 from vpnguard.core.policy.status import read_states
 
@@ -363,14 +365,19 @@ def check(
     progress: Callable[[str, str], None] | None = None,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
+    views: Sequence[ViewName] | None = None,
+    calls: Sequence[CallSpec] | None = None,
 ) -> CheckReport:
     """Run the leak check in every installed browser (or ``browsers``) at once.
 
+    Each browser is checked in both views (any page, and a site allowed
+    camera and microphone) and places a real call; ``views``/``calls``
+    narrow or replace those (see :func:`vpnguard.core.leakcheck.run_check`).
     ``progress`` gets ``(browser_id, phase)`` from worker threads. Raises
     RefusedError when none of the asked-for browsers is installed.
     """
     from vpnguard.core.errors import RefusedError
-    from vpnguard.core.leakcheck import DEFAULT_STUN, run_check
+    from vpnguard.core.leakcheck import DEFAULT_STUN, DEFAULT_VIEWS, run_check
     from vpnguard.core.network import detect_network
 
     h = _host(root, host)
@@ -395,6 +402,8 @@ def check(
         timeout=timeout,
         interactive=interactive,
         progress=progress,
+        views=tuple(views) if views else DEFAULT_VIEWS,
+        calls=calls,
     )
 
 

@@ -1,10 +1,20 @@
 """Launch browsers at the leak-check page, collect their reports, judge them.
 
-Every browser runs headless with a fresh temporary profile (managed policy is
-system-wide, so the temporary profile still gets it), in its own session so
-that its whole process tree can be killed by process group. All browsers run
-in parallel; each check ends the moment its report arrives, its browser
-exits, or its deadline passes: there are no fixed sleeps.
+Every browser is checked through two *views* (:class:`ViewName`): as any page
+(no permission), and as a site that was allowed camera and microphone -- what
+every meeting site is, and what gets Chromium to hand out raw host addresses.
+Each view is its own headless launch with a fresh temporary profile (managed
+policy is system-wide, so the temporary profile still gets it), in its own
+session so that its whole process tree can be killed by process group. The
+page also places real calls (:class:`CallSpec`). All launches run in
+parallel; each ends the moment its report arrives, its browser exits, or its
+deadline passes: there are no fixed sleeps.
+
+Nothing is left behind: HOME, the XDG dirs and TMPDIR of the launched browser
+point into the launch's temporary dir (crash reports, ``~/.mozilla``,
+``/tmp/org.chromium.Chromium.*`` land there), the process group is killed,
+re-parented helpers (crashpad) are found by that dir in their command line,
+and the dir is removed.
 """
 
 from __future__ import annotations
@@ -28,9 +38,23 @@ from typing import Any
 import psutil
 
 from vpnguard.core.host import Host
+from vpnguard.core.leakcheck.calls import judge_call, missing_call
 from vpnguard.core.leakcheck.candidates import Candidate, CandidateError, parse_candidate
-from vpnguard.core.leakcheck.report import BrowserResult, CheckReport, Rejected
-from vpnguard.core.leakcheck.server import LeakCheckServer, PageReport
+from vpnguard.core.leakcheck.report import (
+    BrowserResult,
+    CallResult,
+    CheckReport,
+    Rejected,
+    ViewName,
+    ViewResult,
+    worst,
+)
+from vpnguard.core.leakcheck.server import (
+    DEFAULT_SETTLE,
+    CallSpec,
+    LeakCheckServer,
+    PageReport,
+)
 from vpnguard.core.leakcheck.stun import IceServerUrl, StunProbe, parse_ice_url, stun_probe
 from vpnguard.core.leakcheck.verdict import Finding, PathFacts, Verdict, judge
 from vpnguard.core.model import (
@@ -50,6 +74,7 @@ DEFAULT_STUN: tuple[str, ...] = (
     "stun:stun.cloudflare.com:3478",
 )
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_VIEWS: tuple[ViewName, ...] = (ViewName.NO_PERMISSION, ViewName.MEDIA_PERMISSION)
 
 # (browser_id, phase): "launching", "waiting", "reported", "judged", "done", "error", "skipped"
 Progress = Callable[[str, CheckPhase], None]
@@ -63,7 +88,12 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
 )
+# A site allowed camera and microphone: the fake UI grants every origin, the fake
+# devices capture nothing real (LAB.md).
+CHROMIUM_MEDIA_FLAGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
 # Only first-run and phone-home noise: never a media.* pref, so the system's
 # locked WebRTC prefs are what the check measures.
@@ -79,14 +109,48 @@ user_pref("network.connectivity-service.enabled", false);
 user_pref("browser.safebrowsing.update.enabled", false);
 user_pref("extensions.update.enabled", false);
 user_pref("browser.aboutwelcome.enabled", false);
+user_pref("toolkit.crashreporter.enabled", false);
+user_pref("browser.tabs.crashReporting.sendReport", false);
+"""
+# The media view: no prompt, fake devices. Not media.peerconnection.*: the policy under
+# test stays untouched (and locked policy prefs win over user.js anyway).
+FIREFOX_MEDIA_USER_JS = """\
+user_pref("media.navigator.permission.disabled", true);
+user_pref("media.navigator.streams.fake", true);
 """
 
 
-def launch_command(browser: Browser, url: str, profile: str) -> list[str]:
+def launch_command(
+    browser: Browser, url: str, profile: str, view: ViewName = ViewName.NO_PERMISSION
+) -> list[str]:
     """The argv that opens ``url`` headless in ``browser`` with the profile dir ``profile``."""
     if browser.family is Family.FIREFOX:
         return [browser.path, "--headless", "--no-remote", "--profile", profile, url]
-    return [browser.path, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url]
+    media = CHROMIUM_MEDIA_FLAGS if view is ViewName.MEDIA_PERMISSION else ()
+    return [browser.path, *CHROMIUM_FLAGS, *media, f"--user-data-dir={profile}", url]
+
+
+def browser_env(tmp: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The launched browser's environment: every per-user dir inside ``tmp``.
+
+    Chromium writes ``~/.config/chromium/Crash Reports`` and
+    ``/tmp/org.chromium.Chromium.*``; Firefox creates ``~/.mozilla``: with
+    HOME, XDG_* and TMPDIR pointing here they land in the launch's own dir.
+    """
+    env = dict(os.environ if base is None else base)
+    dirs = {
+        "HOME": tmp / "home",
+        "XDG_CONFIG_HOME": tmp / "home" / ".config",
+        "XDG_CACHE_HOME": tmp / "home" / ".cache",
+        "XDG_DATA_HOME": tmp / "home" / ".local" / "share",
+        "XDG_STATE_HOME": tmp / "home" / ".local" / "state",
+        "TMPDIR": tmp / "tmp",
+    }
+    for key, path in dirs.items():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        env[key] = str(path)
+    env["MOZ_CRASHREPORTER_DISABLE"] = "1"
+    return env
 
 
 def ice_server_config(
@@ -95,6 +159,29 @@ def ice_server_config(
     out: list[dict[str, Any]] = [{"urls": [s.url for s in stun]}] if stun else []
     out += [{"urls": [t.url], "username": t.username, "credential": t.credential} for t in turn]
     return out
+
+
+def call_spec(
+    name: str,
+    stun: Sequence[str] = (),
+    turn: Sequence[TurnServer] = (),
+    *,
+    relay_only: bool = False,
+) -> CallSpec:
+    """A call with these ICE servers (e.g. only TURN over TCP, relay only)."""
+    return CallSpec(
+        name,
+        tuple(ice_server_config(tuple(parse_ice_url(u) for u in stun), turn)),
+        relay_only,
+    )
+
+
+def _ice_urls(spec: CallSpec) -> tuple[str, ...]:
+    out: list[str] = []
+    for server in spec.ice_servers:
+        urls = server.get("urls", ())
+        out += [urls] if isinstance(urls, str) else list(urls)
+    return tuple(out)
 
 
 # -- what the world sees through each path --------------------------------------------
@@ -180,22 +267,43 @@ def measure_paths(
 # -- one browser ------------------------------------------------------------------------
 
 
-def kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the browser's process group, plus any descendant that left it; bounded."""
+def kill_tree(proc: subprocess.Popen[bytes], marker: str | None = None) -> None:
+    """SIGKILL the browser's process group, descendants that left it, and strays; bounded.
+
+    ``marker`` (the launch's temp dir) finds helpers that re-parented to PID 1
+    and left the group, e.g. crashpad handlers started with
+    ``--database=<marker>/...``.
+    """
     try:
         descendants = psutil.Process(proc.pid).children(recursive=True)
     except psutil.Error:
         descendants = []
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    for d in descendants:
+    strays = _strays(marker, {proc.pid, *(d.pid for d in descendants)}) if marker else []
+    for d in [*descendants, *strays]:
         with contextlib.suppress(psutil.Error):
             d.kill()
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
         log.warning("browser process %d did not die within 5 s", proc.pid)
-    _wait_gone(descendants, timeout=2.0)
+    _wait_gone([*descendants, *strays], timeout=2.0)
+
+
+def _strays(marker: str, known: set[int]) -> list[psutil.Process]:
+    """Our own processes (same uid) whose command line names ``marker``."""
+    me = os.getuid()
+    out = []
+    for p in psutil.process_iter(["pid", "uids", "cmdline"]):
+        try:
+            if p.pid in known or p.info["uids"] is None or p.info["uids"].real != me:
+                continue
+            if any(marker in arg for arg in p.info["cmdline"] or ()):
+                out.append(p)
+        except psutil.Error:
+            continue
+    return out
 
 
 def _wait_gone(procs: Sequence[psutil.Process], timeout: float) -> None:
@@ -236,12 +344,57 @@ class _Outcome:
     error: str | None = None
     exit_status: int | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    tampered: tuple[str, ...] = ()
+
+
+def prepare_profile(browser: Browser, profile: Path, view: ViewName, origin: str) -> None:
+    """Write what the view needs into a fresh profile; never a WebRTC pref."""
+    if browser.family is not Family.FIREFOX:
+        return
+    user_js = FIREFOX_USER_JS
+    if view is ViewName.MEDIA_PERMISSION:
+        user_js += FIREFOX_MEDIA_USER_JS
+        grant_firefox_media(profile, origin)
+    (profile / "user.js").write_text(user_js)
+
+
+def grant_firefox_media(profile: Path, origin: str) -> None:
+    """Store camera and microphone ALLOW for ``origin``, as a user's "Remember" does.
+
+    Firefox keeps site permissions in ``permissions.sqlite`` (``moz_perms``,
+    schema 12). Seen in the lab: prefs alone (no prompt, fake devices) keep
+    host candidates ``.local``; a stored permission is what makes a granted
+    site.
+    """
+    import sqlite3
+
+    now = int(time.time() * 1000)
+    db = sqlite3.connect(profile / "permissions.sqlite")
+    try:
+        db.executescript(
+            "CREATE TABLE moz_perms (id INTEGER PRIMARY KEY, origin TEXT, type TEXT,"
+            " permission INTEGER, expireType INTEGER, expireTime INTEGER,"
+            " modificationTime INTEGER);"
+            "CREATE TABLE moz_hosts (id INTEGER PRIMARY KEY, host TEXT, type TEXT,"
+            " permission INTEGER, expireType INTEGER, expireTime INTEGER,"
+            " modificationTime INTEGER, isInBrowserElement INTEGER);"
+            "PRAGMA user_version = 12;"
+        )
+        db.executemany(
+            "INSERT INTO moz_perms (origin, type, permission, expireType, expireTime,"
+            " modificationTime) VALUES (?, ?, 1, 0, 0, ?)",
+            [(origin, "camera", now), (origin, "microphone", now)],
+        )
+        db.commit()
+    finally:
+        db.close()
 
 
 def _run_one(
     browser: Browser,
     server: LeakCheckServer,
     slot: str,
+    view: ViewName,
     timeout: float,
     progress: Progress,
 ) -> _Outcome:
@@ -250,13 +403,15 @@ def _run_one(
     tmp = Path(tempfile.mkdtemp(prefix=f"vpnguard-{slot}-"))
     profile = tmp / "profile"
     profile.mkdir()
-    if browser.family is Family.FIREFOX:
-        (profile / "user.js").write_text(FIREFOX_USER_JS)
-    argv = launch_command(browser, server.url(slot), str(profile))
+    url = server.url(slot)
+    origin = url.split("/", 3)
+    prepare_profile(browser, profile, view, f"{origin[0]}//{origin[2]}")
+    argv = launch_command(browser, url, str(profile), view)
     event = server.event(slot)
     progress(browser.id, CheckPhase.LAUNCHING)
     proc: subprocess.Popen[bytes] | None = None
     try:
+        env = browser_env(tmp)
         with open(tmp / "stderr.log", "wb") as errlog:
             proc = subprocess.Popen(
                 argv,
@@ -264,7 +419,7 @@ def _run_one(
                 stdout=errlog,
                 stderr=errlog,
                 start_new_session=True,
-                env={**os.environ, "HOME": str(tmp)} if os.geteuid() == 0 else None,
+                env=env,
             )
         popen = proc
 
@@ -282,6 +437,8 @@ def _run_one(
         if report is not None:
             out.report = report
             progress(browser.id, CheckPhase.REPORTED)
+        elif server.tampered(slot):
+            out.error = "; ".join(server.tampered(slot))
         elif proc.poll() is not None:
             out.exit_status = proc.returncode
             tail = _tail(tmp / "stderr.log")
@@ -297,13 +454,14 @@ def _run_one(
         out.error = f"cannot start {browser.path}: {exc.strerror or exc}"
     finally:
         if proc is not None:
-            kill_tree(proc)
+            kill_tree(proc, str(tmp))
         end = time.monotonic()
         out.timings["total_ms"] = (end - t0) * 1000
         if out.report is not None:
             out.timings["end_after_report_ms"] = (end - out.report.received) * 1000
             out.timings["report_after_launch_ms"] = (out.report.received - t0) * 1000
         shutil.rmtree(tmp, ignore_errors=True)
+        out.tampered = tuple(server.tampered(slot))
     return out
 
 
@@ -318,32 +476,28 @@ def _parse_all(lines: Sequence[str]) -> tuple[tuple[Candidate, ...], tuple[Rejec
     return tuple(parsed), tuple(rejected)
 
 
-def result_for(
-    browser: Browser | None,
-    slot: str,
-    outcome: _Outcome,
-    network: NetworkState,
-    paths: PathFacts,
-    protection: str,
-) -> BrowserResult:
-    """Judge one outcome (pure given its inputs)."""
-    base: dict[str, Any] = {
-        "browser_id": browser.id if browser else slot,
-        "name": browser.name if browser else "default browser",
-        "family": browser.family.value if browser else None,
-        "version": browser.version if browser else None,
-        "path": browser.path if browser else None,
-        "protection": protection,
-        "timings": {k: round(v, 1) for k, v in outcome.timings.items()},
-        "exit_status": outcome.exit_status,
-    }
+def view_result(
+    view: ViewName, outcome: _Outcome, network: NetworkState, paths: PathFacts
+) -> ViewResult:
+    """Judge one view's outcome (pure given its inputs)."""
     rep = outcome.report
+    timings = {k: round(v, 1) for k, v in outcome.timings.items()}
+    if outcome.tampered:
+        return ViewResult(
+            view, Verdict.ERROR, "; ".join(dict.fromkeys(outcome.tampered)), timings=timings
+        )
     if rep is None:
-        return BrowserResult(verdict=Verdict.ERROR, reason=outcome.error or "no report", **base)
+        return ViewResult(view, Verdict.ERROR, outcome.error or "no report", timings=timings)
     parsed, rejected = _parse_all(rep.candidates)
-    timings = {**base.pop("timings"), **{f"page_{k}": v for k, v in rep.timings.items()}}
+    timings.update({f"page_{k}": v for k, v in rep.timings.items()})
     findings: tuple[Finding, ...] = ()
-    if rep.error and rep.webrtc and not rep.candidates:
+    if view is ViewName.MEDIA_PERMISSION and rep.webrtc and rep.media != "granted":
+        verdict, reason = (
+            Verdict.ERROR,
+            f"the page could not get camera and microphone ({rep.media or 'no answer'}): "
+            "this view was not observed",
+        )
+    elif rep.error and rep.webrtc and not rep.candidates:
         verdict, reason = Verdict.ERROR, f"the page failed: {rep.error}"
     else:
         verdict, reason, findings = judge(parsed, network, paths, webrtc=rep.webrtc)
@@ -351,18 +505,110 @@ def result_for(
             reason += "; ICE gathering never started"
         elif rep.timed_out:
             reason += " (gathering hit the page timeout; judged on what arrived)"
-    return BrowserResult(
+        elif rep.settled:
+            reason += " (judged once candidates stopped coming; gathering was still open)"
+    return ViewResult(
+        name=view,
         verdict=verdict,
         reason=reason,
-        webrtc=rep.webrtc,
-        user_agent=rep.user_agent,
         candidates=rep.candidates,
         parsed=parsed,
         rejected=rejected,
         findings=findings,
         gathering_state=rep.gathering_state,
         timed_out=rep.timed_out,
+        settled=rep.settled,
+        media=rep.media,
         timings=timings,
+    )
+
+
+def calls_from(
+    name: str,
+    protection: str,
+    view: ViewName,
+    outcome: _Outcome | None,
+    specs: Sequence[CallSpec],
+) -> tuple[CallResult, ...]:
+    """Each requested call's result, from the view that placed the calls."""
+    rep = outcome.report if outcome else None
+    out: list[CallResult] = []
+    for spec in specs:
+        urls = _ice_urls(spec)
+        got = next((c for c in rep.calls if c.name == spec.name), None) if rep else None
+        if outcome is not None and outcome.tampered:
+            why = "the check was tampered with: " + "; ".join(dict.fromkeys(outcome.tampered))
+            out.append(missing_call(spec.name, why, ice_urls=urls, relay_only=spec.relay_only))
+        elif rep is not None and not rep.webrtc:
+            why = "WebRTC is disabled in this browser: calls are blocked"
+            out.append(missing_call(spec.name, why, ice_urls=urls, relay_only=spec.relay_only))
+        elif got is None:
+            why = (outcome.error if outcome and outcome.error else None) or (
+                "the page did not report this call"
+                + (f" ({rep.error})" if rep is not None and rep.error else "")
+            )
+            out.append(missing_call(spec.name, why, ice_urls=urls, relay_only=spec.relay_only))
+        else:
+            out.append(
+                judge_call(
+                    got,
+                    browser_name=name,
+                    protection=protection,
+                    ice_urls=urls,
+                    relay_only=spec.relay_only,
+                    view=view,
+                )
+            )
+    return tuple(out)
+
+
+def result_for(
+    browser: Browser | None,
+    slot: str,
+    outcomes: Sequence[tuple[ViewName, _Outcome]],
+    network: NetworkState,
+    paths: PathFacts,
+    protection: str,
+    *,
+    calls: Sequence[CallSpec] = (),
+    call_view: ViewName | None = None,
+) -> BrowserResult:
+    """Judge one browser's views and calls (pure given its inputs)."""
+    name = browser.name if browser else "default browser"
+    base: dict[str, Any] = {
+        "browser_id": browser.id if browser else slot,
+        "name": name,
+        "family": browser.family.value if browser else None,
+        "version": browser.version if browser else None,
+        "path": browser.path if browser else None,
+        "protection": protection,
+    }
+    views = tuple(view_result(v, o, network, paths) for v, o in outcomes)
+    verdict = worst([v.verdict for v in views])
+    if verdict is Verdict.WEBRTC_DISABLED or len(views) == 1:
+        reason = views[0].reason
+    else:
+        reason = "; ".join(f"{v.name.label}: {v.reason}" for v in views)
+    placed = dict(outcomes).get(call_view) if call_view else None
+    timings: dict[str, float] = {}
+    for v in views:
+        timings.update({f"{v.name.value}.{k}": t for k, t in v.timings.items()})
+    reports = [o.report for _, o in outcomes if o.report is not None]
+    return BrowserResult(
+        verdict=verdict,
+        reason=reason,
+        webrtc=reports[0].webrtc if reports else None,
+        user_agent=reports[0].user_agent if reports else None,
+        candidates=tuple(c for v in views for c in v.candidates),
+        parsed=tuple(c for v in views for c in v.parsed),
+        rejected=tuple(r for v in views for r in v.rejected),
+        findings=tuple(f for v in views for f in v.findings),
+        gathering_state=views[0].gathering_state if views else None,
+        timed_out=any(v.timed_out for v in views),
+        timings=timings,
+        exit_status=next((o.exit_status for _, o in outcomes if o.exit_status is not None), None),
+        views=views,
+        calls=calls_from(name, protection, call_view, placed, calls) if call_view else (),
         **base,
     )
 
@@ -391,9 +637,20 @@ def run_check(
     interactive: bool = False,
     open_url: Callable[[str], bool] | None = None,
     paths: PathFacts | None = None,
+    views: Sequence[ViewName] = DEFAULT_VIEWS,
+    calls: Sequence[CallSpec] | None = None,
+    call_view: ViewName | None = None,
+    settle: float = DEFAULT_SETTLE,
 ) -> CheckReport:
-    """Check every browser in parallel (or the user's default browser, ``interactive``).
+    """Check every browser, every view, in parallel (or the user's default browser).
 
+    ``views``: which views to launch (default both). ``calls``: the calls the
+    page places (default one, "default", with the check's STUN and TURN
+    servers; ``()`` for none); use :func:`call_spec` for e.g. TURN over TCP
+    only. ``call_view``: the view whose page places the calls (default the
+    media view, where meeting sites live, else the first view). ``settle``:
+    a gathering still open after this many seconds without a new candidate is
+    judged on what arrived (sockets whose STUN is dropped keep it open long).
     ``progress(browser_id, phase)`` is called from worker threads; GUI
     callers must hop to their own thread. ``protections`` (browser id ->
     Protection value) defaults to reading policy from disk. ``paths`` skips
@@ -403,8 +660,15 @@ def run_check(
     notify: Progress = progress or (lambda _b, _p: None)
     stun_urls = tuple(parse_ice_url(s) for s in stun)
     ice = ice_server_config(stun_urls, turn)
+    views = tuple(dict.fromkeys(views)) or DEFAULT_VIEWS
+    if interactive:
+        views = (ViewName.NO_PERMISSION,)
+    if calls is None:
+        calls = (CallSpec("default", tuple(ice)),)
+    if call_view is None or call_view not in views:
+        call_view = ViewName.MEDIA_PERMISSION if ViewName.MEDIA_PERMISSION in views else views[0]
     if gather_timeout is None:
-        gather_timeout = max(1.0, min(10.0, timeout / 2))
+        gather_timeout = max(1.0, min(8.0, timeout / 3))
     if protections is None:
         from vpnguard.core.policy.status import read_states
 
@@ -430,34 +694,42 @@ def run_check(
         else:
             runnable.append((b, _slot_name(b.id, used)))
 
+    launches = max(1, len(runnable) * len(views))
     with (
-        LeakCheckServer(ice, gather_timeout=gather_timeout) as server,
-        ThreadPoolExecutor(max_workers=max(2, len(runnable) + 1)) as pool,
+        LeakCheckServer(ice, gather_timeout=gather_timeout, settle=settle) as server,
+        ThreadPoolExecutor(max_workers=launches + 1) as pool,
     ):
         path_future = (
             pool.submit(measure_paths, network, stun_urls, host=host) if paths is None else None
         )
-        outcomes: list[tuple[Browser | None, str, Any]] = []
+        pending: list[tuple[Browser | None, str, list[tuple[ViewName, Any]]]] = []
         if interactive:
             slot = "interactive"
-            url = server.add_slot(slot)
-            outcomes.append(
-                (
-                    None,
-                    slot,
-                    pool.submit(_interactive, server, slot, url, timeout, open_url, notify),
-                )
-            )
+            url = server.add_slot(slot, calls=calls)
+            fut = pool.submit(_interactive, server, slot, url, timeout, open_url, notify)
+            pending.append((None, slot, [(ViewName.NO_PERMISSION, fut)]))
         else:
             for b, slot in runnable:
-                server.add_slot(slot)
-                outcomes.append((b, slot, pool.submit(_run_one, b, server, slot, timeout, notify)))
+                futs = []
+                for view in views:
+                    vslot = f"{slot}-{'media' if view is ViewName.MEDIA_PERMISSION else 'page'}"
+                    server.add_slot(
+                        vslot,
+                        media=view is ViewName.MEDIA_PERMISSION,
+                        calls=calls if view is call_view else (),
+                    )
+                    futs.append(
+                        (view, pool.submit(_run_one, b, server, vslot, view, timeout, notify))
+                    )
+                pending.append((b, slot, futs))
         facts = path_future.result() if path_future is not None else paths
         assert facts is not None
-        for ob, slot, fut in outcomes:
-            outcome: _Outcome = fut.result()
+        for ob, slot, futs in pending:
+            outcomes = [(view, fut.result()) for view, fut in futs]
             prot = protections.get(ob.id, "unknown") if ob else "unknown"
-            res = result_for(ob, slot, outcome, network, facts, prot)
+            res = result_for(
+                ob, slot, outcomes, network, facts, prot, calls=calls, call_view=call_view
+            )
             notify(
                 res.browser_id,
                 CheckPhase.ERROR if res.verdict is Verdict.ERROR else CheckPhase.JUDGED,
@@ -504,4 +776,5 @@ def _interactive(
         out.timings["report_after_launch_ms"] = (rep.received - t0) * 1000
         progress(slot, CheckPhase.REPORTED)
     out.timings["total_ms"] = (time.monotonic() - t0) * 1000
+    out.tampered = tuple(server.tampered(slot))
     return out

@@ -5,16 +5,27 @@ port, every path under a random per-run token, a strict CSP. It also rejects
 a foreign ``Host`` (DNS rebinding: a web page on evil.example resolving to
 127.0.0.1 would otherwise be same-origin with us) and a foreign ``Origin``,
 and caps the body, because any local process or page can reach the port.
+
+The token travels on the browser's command line, which every local user can
+read in ``/proc``. So each page URL is *one-time*: the first GET consumes it
+and the page receives a per-slot report secret in its body; a report must
+carry that secret. A second GET of the same page, or a report with a wrong
+secret, marks the slot *tampered*, and the runner turns a tampered slot into
+``error`` -- never a forged ``pass``. Every connection has a read deadline
+and a hard lifetime, and the number of open connections is capped, so
+stalled clients (slowloris) cannot pile up threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import importlib.resources
 import json
 import logging
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -28,6 +39,11 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
 MAX_CANDIDATES = 1000
+MAX_CALLS = 8
+READ_TIMEOUT = 5.0  # seconds a connection may stay silent mid-request
+CONN_LIFETIME = 20.0  # seconds any one connection may live
+MAX_CONNECTIONS = 32
+DEFAULT_SETTLE = 1.5  # seconds without a new candidate that end an open gathering
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'none'; "
     "style-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -37,6 +53,35 @@ _SLOT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 class ReportError(ValueError):
     """A report body that is not the shape the page sends."""
+
+
+_CAND_TYPES = frozenset({"host", "srflx", "prflx", "relay"})
+
+
+@dataclasses.dataclass(frozen=True)
+class PageCallError:
+    """One ``icecandidateerror`` event (e.g. 401: TURN refused the credentials)."""
+
+    code: int
+    text: str
+    url: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PageCall:
+    """One call as the page observed it (validated; reasons are derived in Python)."""
+
+    name: str
+    connected: bool
+    ms: int | None
+    ice_state: str | None
+    gathering: tuple[str | None, str | None]
+    local_types: tuple[str, ...]
+    remote_types: tuple[str, ...]
+    errors: tuple[PageCallError, ...]
+    path: Mapping[str, Any] | None  # local/protocol/relay_protocol/remote/state/nominated
+    error: str | None
+    timed_out: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +97,78 @@ class PageReport:
     error: str | None
     timings: Mapping[str, float]
     received: float  # time.monotonic() when the POST arrived
+    media: str | None = None  # "granted", "refused: ...", "unavailable: ..." (media view)
+    calls: tuple[PageCall, ...] = ()
+    settled: bool = False  # gathering was still open; no new candidate for settle_ms
+
+
+def _short(v: Any, what: str, limit: int = 64) -> str | None:
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ReportError(f"{what} must be a string")
+    return v[:limit]
+
+
+def _types(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or len(v) > MAX_CANDIDATES:
+        raise ReportError("candidate types must be a list")
+    return tuple(t if t in _CAND_TYPES else "?" for t in v if isinstance(t, str))
+
+
+def validate_call(doc: Any) -> PageCall:
+    if not isinstance(doc, dict):
+        raise ReportError("a call is not a JSON object")
+    name = _short(doc.get("name"), "call name") or ""
+    connected = doc.get("connected")
+    if not isinstance(connected, bool):
+        raise ReportError("call 'connected' must be a boolean")
+    ms = doc.get("ms")
+    if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int | float)):
+        raise ReportError("call 'ms' must be a number")
+    gathering = doc.get("gathering") or [None, None]
+    if not isinstance(gathering, list) or len(gathering) != 2:
+        raise ReportError("call 'gathering' must be a pair")
+    errors = doc.get("errors") or []
+    if not isinstance(errors, list):
+        raise ReportError("call 'errors' must be a list")
+    errs: list[PageCallError] = []
+    for e in errors[:20]:
+        if not isinstance(e, dict) or isinstance(e.get("code"), bool):
+            raise ReportError("bad call error")
+        code = e.get("code", 0)
+        if not isinstance(code, int):
+            raise ReportError("bad call error code")
+        errs.append(
+            PageCallError(
+                code,
+                _short(e.get("text"), "error text", 200) or "",
+                _short(e.get("url"), "error url", 200) or "",
+            )
+        )
+    path = doc.get("path")
+    clean_path: dict[str, Any] | None = None
+    if path is not None:
+        if not isinstance(path, dict):
+            raise ReportError("call 'path' must be an object")
+        clean_path = {
+            k: _short(path.get(k), f"path {k}", 16)
+            for k in ("local", "protocol", "relay_protocol", "remote", "state")
+        }
+        clean_path["nominated"] = bool(path.get("nominated"))
+    return PageCall(
+        name=name,
+        connected=connected,
+        ms=None if ms is None else max(0, int(ms)),
+        ice_state=_short(doc.get("ice_state"), "ice_state", 32),
+        gathering=(_short(gathering[0], "gathering", 32), _short(gathering[1], "gathering", 32)),
+        local_types=_types(doc.get("local_types", [])),
+        remote_types=_types(doc.get("remote_types", [])),
+        errors=tuple(errs),
+        path=clean_path,
+        error=_short(doc.get("error"), "call error", 300),
+        timed_out=bool(doc.get("timed_out", False)),
+    )
 
 
 def validate_report(doc: Any, slot: str, received: float) -> PageReport:
@@ -81,6 +198,9 @@ def validate_report(doc: Any, slot: str, received: float) -> PageReport:
         for k, v in timings.items()
     ):
         raise ReportError("bad timings")
+    calls = doc.get("calls", [])
+    if not isinstance(calls, list) or len(calls) > MAX_CALLS:
+        raise ReportError(f"'calls' must be a list of at most {MAX_CALLS}")
     return PageReport(
         slot=slot,
         webrtc=webrtc,
@@ -91,6 +211,9 @@ def validate_report(doc: Any, slot: str, received: float) -> PageReport:
         error=err[:512] if err else None,
         timings={k[:32]: float(v) for k, v in list(timings.items())[:16]},
         received=received,
+        media=_short(doc.get("media"), "media", 200),
+        calls=tuple(validate_call(c) for c in calls),
+        settled=bool(doc.get("settled", False)),
     )
 
 
@@ -98,30 +221,102 @@ def _resource(name: str) -> bytes:
     return importlib.resources.files("vpnguard").joinpath("data", name).read_bytes()
 
 
+@dataclasses.dataclass(frozen=True)
+class CallSpec:
+    """One call the page places: its name, its ICE servers, relay-only or not.
+
+    ``ice_servers`` is the RTCConfiguration ``iceServers`` list (credentials
+    included: it goes only into the one-time page, never into a report).
+    """
+
+    name: str
+    ice_servers: tuple[Mapping[str, Any], ...]
+    relay_only: bool = False
+
+
 class _Slot:
-    def __init__(self, slot: str) -> None:
+    def __init__(self, slot: str, media: bool, calls: Sequence[CallSpec]) -> None:
         self.slot = slot
+        self.media = media
+        self.calls = tuple(calls)
+        self.secret = secrets.token_urlsafe(24)
         self.event = threading.Event()
         self.report: PageReport | None = None
         self.rejected: list[str] = []
+        self.served = False
+        self.tampered: list[str] = []
 
 
 class _QuietServer(ThreadingHTTPServer):
-    """A browser killed at the end of its check drops its keep-alive connection: that is
-    expected, not an error to print to the user's terminal."""
+    """Threads per connection, but capped; each connection has a hard lifetime.
+
+    A browser killed at the end of its check drops its keep-alive connection:
+    that is expected, not an error to print to the user's terminal.
+    """
 
     daemon_threads = True
+    request_queue_size = 128  # a burst of connects is accepted (and refused) at once
+    max_connections = MAX_CONNECTIONS
+    lifetime = CONN_LIFETIME
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._open: dict[socket.socket, float] = {}
+        self._open_lock = threading.Lock()
+        self.refused_connections = 0
+        self._reaper = threading.Thread(target=self._reap, daemon=True)
+        self._stop_reaper = threading.Event()
+        self._reaper.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            full = len(self._open) >= self.max_connections
+            if not full:
+                self._open[request] = time.monotonic() + self.lifetime
+            else:
+                self.refused_connections += 1
+        if full:
+            log.warning("leak-check server: %d connections open, refusing one", len(self._open))
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(request, None)
+
+    @property
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+    def _reap(self) -> None:
+        """Cut connections that outlive their lifetime (a byte every few seconds, forever)."""
+        while not self._stop_reaper.wait(0.25):
+            now = time.monotonic()
+            with self._open_lock:
+                expired = [s for s, deadline in self._open.items() if deadline < now]
+            for sock in expired:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def server_close(self) -> None:
+        self._stop_reaper.set()
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
+        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
             log.debug("client %s went away: %s", client_address, exc)
             return
         log.warning("leak-check server error from %s", client_address, exc_info=True)
 
 
 class LeakCheckServer:
-    """Serve ``/<token>/<slot>/`` pages and collect one report per slot.
+    """Serve one-time ``/<token>/<slot>/`` pages and collect one report per slot.
 
     Use as a context manager; :meth:`wait` blocks until a slot's report
     arrives, an external ``wake`` event fires, or the timeout passes.
@@ -133,16 +328,19 @@ class LeakCheckServer:
         *,
         gather_timeout: float = 10.0,
         host: str = "127.0.0.1",
+        read_timeout: float = READ_TIMEOUT,
+        settle: float = DEFAULT_SETTLE,
     ) -> None:
+        self.settle = settle
         self.token = secrets.token_urlsafe(24)
         self.ice_servers = [dict(s) for s in ice_servers]
         self.gather_timeout = gather_timeout
+        self.read_timeout = read_timeout
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         self._page = _resource("leakcheck.html").decode("utf-8")
         self._script = _resource("leakcheck.js")
         self._httpd = _QuietServer((host, 0), self._handler_class())
-        self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
         self.allowed_hosts = frozenset({f"127.0.0.1:{self.port}", f"localhost:{self.port}"})
@@ -174,12 +372,18 @@ class LeakCheckServer:
         self.close()
 
     # -- slots -----------------------------------------------------------------------
-    def add_slot(self, slot: str) -> str:
-        """Register a slot (one browser) and return its page URL."""
+    def add_slot(self, slot: str, *, media: bool = False, calls: Sequence[CallSpec] = ()) -> str:
+        """Register a slot (one browser launch) and return its one-time page URL.
+
+        ``media``: the page asks for camera and microphone before gathering.
+        ``calls``: the calls the page places after gathering.
+        """
         if not slot or len(slot) > 64 or not set(slot) <= _SLOT_CHARS:
             raise ValueError(f"bad slot name {slot!r}")
+        if len(calls) > MAX_CALLS:
+            raise ValueError(f"at most {MAX_CALLS} calls per page")
         with self._lock:
-            self._slots.setdefault(slot, _Slot(slot))
+            self._slots.setdefault(slot, _Slot(slot, media, calls))
         return self.url(slot)
 
     def url(self, slot: str) -> str:
@@ -195,17 +399,48 @@ class LeakCheckServer:
     def rejected(self, slot: str) -> list[str]:
         return list(self._slots[slot].rejected)
 
+    def tampered(self, slot: str) -> list[str]:
+        """Why this slot's result cannot be trusted (empty when nothing odd happened)."""
+        with self._lock:
+            return list(self._slots[slot].tampered)
+
     def wait(self, slot: str, timeout: float) -> PageReport | None:
         self._slots[slot].event.wait(timeout)
         return self._slots[slot].report
 
+    @property
+    def open_connections(self) -> int:
+        return self._httpd.open_connections
+
     # -- pages -----------------------------------------------------------------------
+    def call_timeout(self) -> float:
+        return max(2.0, self.gather_timeout)
+
     def render_page(self, slot: str) -> bytes:
+        s = self._slots[slot]
+        gather_ms = int(self.gather_timeout * 1000)
+        call_ms = int(self.call_timeout() * 1000)
+        media_ms = min(5000, gather_ms) if s.media else 0
         cfg = {
             "slot": slot,
+            "secret": s.secret,
             "ice_servers": self.ice_servers,
-            "gather_timeout_ms": int(self.gather_timeout * 1000),
+            "gather_timeout_ms": gather_ms,
             "never_started_ms": int(min(1.0, self.gather_timeout) * 1000),
+            "settle_ms": int(self.settle * 1000),
+            "media": s.media,
+            "media_timeout_ms": media_ms,
+            "calls": [
+                {
+                    "name": c.name,
+                    "ice_servers": [dict(x) for x in c.ice_servers],
+                    "relay_only": c.relay_only,
+                    "timeout_ms": call_ms,
+                }
+                for c in s.calls
+            ],
+            # The page reports by itself before this, whatever hangs.
+            "page_timeout_ms": media_ms + max(gather_ms, call_ms if s.calls else 0) + 1500,
             "report_url": f"/{self.token}/{slot}/report",
         }
         # "<" escaped so no value can close the data block.
@@ -215,20 +450,44 @@ class LeakCheckServer:
         )
         return page.encode("utf-8")
 
+    def _serve_page(self, slot: str) -> bytes | None:
+        """The page, once; a second request marks the slot tampered and gets nothing."""
+        with self._lock:
+            s = self._slots[slot]
+            if s.served:
+                s.tampered.append(
+                    "the one-time page was requested twice: another local process used the "
+                    "check's URL, so no report from this run can be trusted"
+                )
+                s.event.set()
+                return None
+            s.served = True
+        return self.render_page(slot)
+
     def _accept(self, slot: str, body: bytes) -> tuple[HTTPStatus, str]:
         received = time.monotonic()
         s = self._slots[slot]
         try:
             doc = json.loads(body.decode("utf-8"))
-            rep = validate_report(doc, slot, received)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             s.rejected.append(f"malformed JSON: {exc}")
             return HTTPStatus.BAD_REQUEST, "malformed JSON"
+        given = doc.get("secret") if isinstance(doc, dict) else None
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), s.secret.encode()):
+            with self._lock:
+                s.tampered.append(
+                    "a report without the page's secret arrived: someone tried to forge the result"
+                )
+            s.event.set()
+            return HTTPStatus.FORBIDDEN, "wrong secret"
+        try:
+            rep = validate_report(doc, slot, received)
         except ReportError as exc:
             s.rejected.append(str(exc))
             return HTTPStatus.BAD_REQUEST, str(exc)
         with self._lock:
             if s.report is not None:
+                s.tampered.append("a second report arrived for one page")
                 return HTTPStatus.CONFLICT, "already reported"
             s.report = rep
         s.event.set()
@@ -241,6 +500,7 @@ class LeakCheckServer:
             server_version = "vpnguard"
             sys_version = ""
             protocol_version = "HTTP/1.1"
+            timeout = server.read_timeout  # per read: a silent client is dropped
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http %s: " + format, self.client_address[0], *args)
@@ -298,7 +558,11 @@ class LeakCheckServer:
                 elif route[1] == "leakcheck.js":
                     self._send(HTTPStatus.OK, server._script, "text/javascript")
                 elif route[1] == "":
-                    self._send(HTTPStatus.OK, server.render_page(route[0]), "text/html")
+                    page = server._serve_page(route[0])
+                    if page is None:
+                        self._send(HTTPStatus.GONE, b"this page was already served")
+                    else:
+                        self._send(HTTPStatus.OK, page, "text/html")
                 else:
                     self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"POST only")
 
