@@ -173,13 +173,13 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
         weak = [b.browser.name for b in report.browsers if b.policy.protection.value == "balanced"]
         if weak:
             out.append(
-                "split tunnel: 'balanced' does not stop the leak here; use 'strict' for "
+                "split tunnel: 'balanced' does not stop the leak here; use 'relay' (or 'auto') for "
                 + ", ".join(weak)
             )
         out.append(
-            "split tunnel: even under 'strict', a page that brings its own TURN server reached "
-            "outside the VPN learns your ISP-side address (seen in the lab with Chromium); "
-            "send all traffic through the VPN to close that."
+            "split tunnel: even under 'relay' or 'strict', a page that brings its own TURN server "
+            "reached outside the VPN learns your ISP-side address (seen in the lab with "
+            "Chromium); send all traffic through the VPN to close that."
         )
     for b in report.browsers:
         if b.policy.protection.value == "conflict":

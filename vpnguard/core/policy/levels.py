@@ -113,7 +113,10 @@ CHOICE_SUMMARY: dict[LevelChoice, str] = {
 CALLS: dict[Level, dict[Family, str]] = {
     Level.RELAY: {
         Family.CHROMIUM: "calls work through TURN over TCP/TLS (not TURN over UDP)",
-        Family.FIREFOX: "calls work through TURN",
+        Family.FIREFOX: (
+            "calls work through TURN over UDP or TCP, except through a TURN server that a "
+            "split tunnel bypasses (no answer reaches Firefox there)"
+        ),
     },
     Level.STRICT: {
         Family.CHROMIUM: "calls work through TURN over TCP/TLS (not TURN over UDP)",
