@@ -501,7 +501,10 @@ def merge(a: Results, b: Results) -> Results:
         if old is None:
             out[key] = new
             continue
-        calls = tuple(o if o.connected else n for o, n in zip(old.calls, new.calls, strict=True))
+        calls = tuple(
+            n if (not o.connected or n.path == "direct") and n.connected else o
+            for o, n in zip(old.calls, new.calls, strict=True)
+        )
         t_old, t_new = old.views[2], new.views[2]
         if "leak" in (t_old.verdict, t_new.verdict):
             turn = View("leak", tuple(sorted(set(t_old.leaked) | set(t_new.leaked))))

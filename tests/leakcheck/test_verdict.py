@@ -158,3 +158,11 @@ def test_srflx_whose_raddr_is_the_exit_passes_in_a_full_tunnel() -> None:
     ]
     # the same line where the STUN route bypasses the VPN is still judged a leak
     assert verdict([c("192.168.77.2", raddr="192.168.77.2")], "split")[0] is Verdict.LEAK
+
+
+def test_relay_whose_raddr_is_the_relay_itself_reveals_nothing() -> None:
+    """Seen (lab matrix, no VPN): Firefox's relay candidates carry the relay as raddr."""
+    v, _, f = verdict([c("198.51.100.1", "relay", raddr="198.51.100.1")], "novpn", vpn=False)
+    assert v is Verdict.PASS and [x.field for x in f] == ["address"]
+    v, _, _ = verdict([c("198.51.100.1", "relay", raddr="192.168.77.2")], "novpn", vpn=False)
+    assert v is Verdict.LEAK

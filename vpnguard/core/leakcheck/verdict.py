@@ -206,7 +206,8 @@ def findings_for(
     for c in candidates:
         kind, leak, why = classify_address(c.address, c.type, network, paths)
         out.append(Finding(c.raw, c.type, c.address, "address", kind, leak, why))
-        if c.raddr is not None:
+        if c.raddr is not None and not (c.type == "relay" and c.raddr == c.address):
+            # Seen: Firefox gives "<relay> typ relay raddr <relay>": the server's own address
             kind, leak, why = classify_address(c.raddr, c.type, network, paths, field="raddr")
             if kind is not AddressKind.UNSPECIFIED:
                 out.append(Finding(c.raw, c.type, c.raddr, "raddr", kind, leak, why))
