@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import io
 import json
 import subprocess
@@ -113,33 +112,6 @@ def test_cli_never_imports_qt(root: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and node.value.split(".")[0] in ("PySide6", "shiboken6")  # importlib strings
-        ):
-            names.add(node.value.split(".")[0])
-    return names
-
-
-def test_only_the_gui_package_imports_qt() -> None:
-    pkg = Path(__file__).resolve().parents[1] / "vpnguard"
-    offenders = [
-        str(p.relative_to(pkg))
-        for p in pkg.rglob("*.py")
-        if p.relative_to(pkg).parts[0] != "gui" and _imports(p) & {"PySide6", "shiboken6"}
-    ]
-    assert offenders == []
 
 
 def test_module_entry_point(root: Path) -> None:

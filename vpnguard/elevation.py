@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
@@ -60,7 +61,7 @@ class Plan:
     stdin: bytes | None
 
 
-def request(op: str, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
+def request(op: Action, level: str | None = None, browsers: Sequence[str] | None = None) -> bytes:
     """The JSON request the helper accepts (see :func:`vpnguard.privileged.parse_request`)."""
     doc: dict[str, Any] = {"version": 1, "op": op}
     if op == Action.PROTECT:
@@ -129,13 +130,87 @@ def plan_macos(req: bytes, helper: Sequence[str]) -> Plan:
     return Plan(Method.OSASCRIPT, ("/usr/bin/osascript", "-e", script), None)
 
 
+# --- one elevator per OS: an ABC, a factory and a Null fallback (see core.host.System) ----
+
+
+class Elevator(ABC):
+    """How one OS asks for administrator rights: the command, and what its failures mean."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+
+    @abstractmethod
+    def plan(self, req: bytes) -> Plan: ...
+
+    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
+        """The person-readable error for a run that gave no answer, when the prompt says why."""
+        return None
+
+
+class PolkitElevator(Elevator):
+    def plan(self, req: bytes) -> Plan:
+        return plan_linux(req, helper_command(self.python))
+
+    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
+        if returncode == PKEXEC_CANCELLED:
+            return ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+        if returncode == PKEXEC_NOT_AUTHORIZED:
+            return ElevationDenied(
+                "Not authorized: your account may not change browser policy, or no "
+                "authentication agent was available to ask for a password. Nothing was changed."
+            )
+        return None
+
+
+class UacElevator(Elevator):
+    def plan(self, req: bytes) -> Plan:
+        return plan_windows(req, _default_helper(self.python, OS.WINDOWS))
+
+    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
+        if returncode == WINDOWS_CANCELLED:
+            return ElevationCancelled("You declined the administrator prompt. Nothing was changed.")
+        return None
+
+
+class OsascriptElevator(Elevator):
+    def plan(self, req: bytes) -> Plan:
+        return plan_macos(req, _default_helper(self.python, OS.MACOS))
+
+    def refusal(self, returncode: int, stderr: bytes) -> VpnguardError | None:
+        if b"-128" in stderr:  # "User canceled."
+            return ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+        return None
+
+
+class NullElevator(Elevator):
+    """An OS vpnguard cannot ask for rights on: refuse clearly, run nothing."""
+
+    def plan(self, req: bytes) -> Plan:
+        raise NeedsElevationError(
+            "vpnguard cannot ask for administrator rights on this system: run "
+            "'vpnguard protect' as an administrator instead"
+        )
+
+
+ELEVATORS: dict[OS, type[Elevator]] = {
+    OS.LINUX: PolkitElevator,
+    OS.WINDOWS: UacElevator,
+    OS.MACOS: OsascriptElevator,
+}
+BY_METHOD: dict[Method, type[Elevator]] = {
+    Method.PKEXEC: PolkitElevator,
+    Method.RUNAS: UacElevator,
+    Method.OSASCRIPT: OsascriptElevator,
+}
+
+
+def elevator_for(os_: OS | None, python: str = sys.executable) -> Elevator:
+    cls = ELEVATORS.get(os_, NullElevator) if os_ is not None else NullElevator
+    return cls(python)
+
+
 def plan(req: bytes, os_: OS | None = None, python: str = sys.executable) -> Plan:
-    the_os = os_ or current_os()
-    if the_os is OS.WINDOWS:
-        return plan_windows(req, _default_helper(python, the_os))
-    if the_os is OS.MACOS:
-        return plan_macos(req, _default_helper(python, the_os))
-    return plan_linux(req, helper_command(python))
+    return elevator_for(os_ or current_os(), python).plan(req)
 
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -167,17 +242,9 @@ def run_plan(p: Plan, runner: Runner = subprocess.run) -> dict[str, Any]:
         except ValueError:
             doc = None
     if doc is None:
-        if p.method is Method.PKEXEC and proc.returncode == PKEXEC_CANCELLED:
-            raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
-        if p.method is Method.PKEXEC and proc.returncode == PKEXEC_NOT_AUTHORIZED:
-            raise ElevationDenied(
-                "Not authorized: your account may not change browser policy, or no "
-                "authentication agent was available to ask for a password. Nothing was changed."
-            )
-        if p.method is Method.RUNAS and proc.returncode == WINDOWS_CANCELLED:
-            raise ElevationCancelled("You declined the administrator prompt. Nothing was changed.")
-        if p.method is Method.OSASCRIPT and b"-128" in proc.stderr:  # "User canceled."
-            raise ElevationCancelled("You cancelled the password prompt. Nothing was changed.")
+        refused = BY_METHOD[p.method]().refusal(proc.returncode, proc.stderr)
+        if refused is not None:
+            raise refused
         err = proc.stderr.decode("utf-8", "replace").strip()
         raise VpnguardError(
             f"the privileged helper failed (exit {proc.returncode}): {err or 'no output'}"

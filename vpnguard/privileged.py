@@ -85,7 +85,7 @@ _KEYS = {
 
 @dataclasses.dataclass(frozen=True)
 class Request:
-    op: str
+    op: Action
     level: str | None
     browsers: tuple[str, ...] | None
 
@@ -148,7 +148,7 @@ def parse_request(raw: bytes) -> Request:
         if len(set(value)) != len(value):
             raise _refuse("'browsers' lists an id twice")
         browsers = tuple(value)
-    return Request(op=op, level=level, browsers=browsers)
+    return Request(op=Action(op), level=level, browsers=browsers)
 
 
 def elevated_by_tool(environ: Mapping[str, str]) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from vpnguard import schema
 from vpnguard.privileged import MAX_REQUEST, TEST_ROOT_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,6 +101,7 @@ def test_hostile_requests_are_refused_and_change_nothing(
     assert code == 4, doc
     assert doc["ok"] is False and doc["error"]["kind"] == "refused"
     assert "nothing changed" in doc["error"]["message"]
+    schema.validator("error").validate(doc)  # the one envelope, schema_version included
     assert snapshot(tree) == before
     log = (tree / "var/lib/vpnguard/helper.log").read_text()
     assert "outcome=refused" in log
@@ -111,6 +113,7 @@ def test_hostile_base64_argument_is_refused(tree: Path) -> None:
         code, doc = run_helper(tree, b"", args=args)
         assert code in (2, 4), (args, doc)
         assert doc["ok"] is False
+        schema.validator("error").validate(doc)
     assert snapshot(tree) == before
 
 

@@ -36,7 +36,7 @@ def test_turn_password_goes_to_the_keyring_not_the_file(
     dialog.stun.setPlainText("stun:198.51.100.1:3478\n\n")
     dialog.level.setCurrentIndex(1)
     assert dialog.save()
-    from vpnguard.core.leakcheck.credentials import load_turn_secret
+    from vpnguard.core.service import load_turn_secret
 
     assert load_turn_secret("turn:turn.example.org:3478?transport=tcp", "alice") == "s3cret-pw"
     assert "s3cret-pw" not in (tmp_path / "gui.ini").read_text()
@@ -44,6 +44,31 @@ def test_turn_password_goes_to_the_keyring_not_the_file(
     assert again.level == "balanced"
     assert again.stun_servers == ["stun:198.51.100.1:3478"]
     assert again.turn_server == ("turn:turn.example.org:3478?transport=tcp", "alice")
+
+
+def test_forget_removes_the_turn_password_from_the_keyring(
+    qtbot: Any, tmp_path: Path, restore_keyring: None
+) -> None:
+    from vpnguard.core import service
+    from vpnguard.core.errors import RefusedError
+
+    mem = MemoryKeyring()
+    keyring.set_keyring(mem)
+    url = "turn:turn.example.org:3478?transport=tcp"
+    service.store_turn_secret(url, "alice", "s3cret-pw")
+    dialog = SettingsDialog(Settings(tmp_path / "gui.ini"))
+    qtbot.addWidget(dialog)
+    dialog.turn_url.setText(url)
+    dialog.turn_user.setText("")
+    assert not dialog.forget()  # whose password? nothing removed
+    assert service.load_turn_secret(url, "alice") == "s3cret-pw"
+    dialog.turn_user.setText("alice")
+    dialog.forget_password.click()
+    assert "no longer stored" in dialog.message.text()
+    with pytest.raises(RefusedError):
+        service.load_turn_secret(url, "alice")
+    assert mem.store == {}
+    assert dialog.forget()  # forgetting twice is fine
 
 
 def test_no_keyring_is_a_clear_message_and_nothing_saved(

@@ -41,7 +41,7 @@ def test_split_tunnel_is_said_plainly(make_window: Any) -> None:
     w = make_window(network="split")
     w.refresh()
     assert "bypasses it (split tunnel)" in w.vpn.headline.text()
-    assert "Balanced does not hold" in w.vpn.sub.text()
+    assert "'balanced' does not hold in a split tunnel" in w.vpn.sub.text()
     w.vpn.toggle.setChecked(True)
     assert "eth0" in w.vpn.details.text() and "outside the VPN" in w.vpn.details.text()
 

@@ -12,8 +12,9 @@ import pytest
 from vpnguard.core.host import Host
 from vpnguard.core.model import OS, InterfaceKind, NetInterface, Route, TunnelMode
 from vpnguard.core.network import routes
+from vpnguard.core.network.classify import InterfaceFacts, classify
 from vpnguard.core.network.detect import classify_all, gather_facts, linux_sysfs_facts
-from vpnguard.core.network.tunnel import decide
+from vpnguard.core.network.tunnel import decide, vpns_up
 from vpnguard.core.network.windows import parse_get_netadapter_json
 
 # --- ip -j route get --------------------------------------------------------------
@@ -302,3 +303,39 @@ def test_detect_network_on_fake_root_asks_no_routes(fake_host: Host) -> None:
     s = detect_network(fake_host)
     assert s.public_route is None and s.public_route6 is None
     assert os.path.isdir(fake_host.root)
+
+
+# --- one "VPN is up" rule, for status and watch ------------------------------------
+
+
+def _iface(name: str, kind: InterfaceKind, up: bool) -> NetInterface:
+    return NetInterface(name, kind, "test", (), up)
+
+
+def test_an_idle_named_tun_is_not_a_vpn_that_is_up() -> None:
+    # What sysfs + psutil give for `ip tuntap add tun0; ip link set tun0 up` with no
+    # program attached: tun_flags present, IFF_UP, but no carrier, so psutil's isup is False.
+    c = classify(InterfaceFacts("tun0", arphrd=65534, tun_flags=0x1001, flags="up,pointopoint"))
+    assert c.kind is InterfaceKind.VPN
+    idle = NetInterface("tun0", c.kind, c.reason, (), is_up=False)
+    eth = _iface("eth0", InterfaceKind.PHYSICAL, True)
+    assert vpns_up([eth, idle]) == ()
+    state = decide((eth, idle), None, None)
+    assert not state.vpn_active and "exists but is down" in state.detail
+    assert vpns_up([eth, idle], ["tun*"]) == ()  # --vpn names it; still not up
+
+
+def test_a_vm_tap_is_never_a_vpn_for_watch_either() -> None:
+    for name in ("vnet0", "vboxnet0"):
+        c = classify(InterfaceFacts(name, arphrd=1, tun_flags=0x1002, flags="up"))
+        assert c.kind is InterfaceKind.VIRTUAL, c
+        assert vpns_up([NetInterface(name, c.kind, c.reason, (), True)]) == ()
+
+
+def test_vpn_patterns_count_up_interfaces_by_name_with_the_reason() -> None:
+    odd = _iface("corp0", InterfaceKind.PHYSICAL, True)
+    wg = _iface("wg0", InterfaceKind.VPN, True)
+    assert [i.name for i in vpns_up([odd, wg])] == ["wg0"]
+    picked = vpns_up([odd, wg], ["corp*"])
+    assert [i.name for i in picked] == ["corp0"]
+    assert picked[0].reason.startswith("named by --vpn (physical:")

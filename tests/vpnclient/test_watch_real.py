@@ -118,7 +118,26 @@ def test_restart_does_not_apply_twice_and_undoes_after_a_crash(wglab: Lab, froot
     stop(watch)
 
 
+# A program attaching to an existing tun device, as OpenVPN does: it gives the link a carrier.
+ATTACH_TUN = """
+import fcntl, os, struct, sys
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454CA, struct.pack("16sH", sys.argv[1].encode(), 0x0001 | 0x1000))
+print("attached", flush=True)
+sys.stdin.read()
+"""
+
+
+def watch_saw(root: Path) -> list[str] | None:
+    try:
+        return json.loads((root / "var/lib/vpnguard/watch.json").read_text())["active_vpns"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def test_several_vpns_protect_while_any_is_up(wglab: Lab, froot: Path) -> None:
+    """Protection stays while any VPN is up; a named but idle tun (IFF_UP, no program
+    attached, so no carrier) is not a VPN that is up, as ``status`` says too."""
     before = snapshot(froot)
     wg = wglab.client_tunnel()
     tun = f"vgh{wglab.tag}t"
@@ -127,14 +146,29 @@ def test_several_vpns_protect_while_any_is_up(wglab: Lab, froot: Path) -> None:
         check=True,
         timeout=10,
     )
+    wglab.link("up", tun)  # IFF_UP, but idle: NO-CARRIER
     watch = start_watch(wglab, froot, "--vpn", wg, "--vpn", f"vgh{wglab.tag}[t]")
     wglab.link("up")
-    wglab.link("up", tun)
     assert wait_for(lambda: len(policy_files(froot)) == 2, 10)
+    assert wait_for(lambda: watch_saw(froot) == [wg], 10), watch_saw(froot)
+    wglab.link("down")  # the idle tun holds nothing: undone
+    assert wait_for(lambda: snapshot(froot) == before, 10), "the idle tun kept protection"
+
+    holder = subprocess.Popen(
+        ["ip", "netns", "exec", wglab.client, PYTHON, "-c", ATTACH_TUN, tun],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wglab.procs.append(holder)  # type: ignore[arg-type]  # killed by PID at teardown
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "attached"
+    assert wait_for(lambda: len(policy_files(froot)) == 2, 10), "a tun in use is a VPN up"
+    wglab.link("up")
+    assert wait_for(lambda: watch_saw(froot) == sorted([wg, tun]), 10), watch_saw(froot)
     wglab.link("down")
-    time.sleep(0.8)
-    assert len(policy_files(froot)) == 2, "unprotected although tun is still up"
-    wglab.link("down", tun)
+    assert wait_for(lambda: watch_saw(froot) == [tun], 10), watch_saw(froot)
+    assert len(policy_files(froot)) == 2, "unprotected although the tun is still up"
+    kill_pid(holder)  # the program goes away: the carrier with it
     assert wait_for(lambda: snapshot(froot) == before, 10)
     stop(watch)
 

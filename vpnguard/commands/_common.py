@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env, add_common
+from vpnguard.core.model import Protection
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import StatusReport
 
 
 def add_browser_option(parser: argparse.ArgumentParser) -> None:
@@ -19,10 +24,7 @@ def add_browser_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def print_status(env: Env, report: object) -> None:
-    from vpnguard.core.service import StatusReport
-
-    assert isinstance(report, StatusReport)
+def print_status(env: Env, report: StatusReport) -> None:
     if not report.browsers:
         env.say("No supported browser found.")
     else:
@@ -35,7 +37,7 @@ def print_status(env: Env, report: object) -> None:
                 f"  {b.browser.name:<{width}}  {b.policy.protection.value:<9} "
                 f"{version}{running}{restart}"
             )
-            if b.policy.detail and b.policy.protection.value in ("conflict", "partial"):
+            if b.policy.detail and b.policy.protection in (Protection.CONFLICT, Protection.PARTIAL):
                 env.say(f"  {'':<{width}}  {b.policy.detail}")
     net = report.network
     if net is not None:

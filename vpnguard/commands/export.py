@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vpnguard.cli import Env
 
 from vpnguard.cli import add_common
 
@@ -46,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser, root=False)
 
 
-def run(args: Any, env: Any) -> int:
+def run(args: argparse.Namespace, env: Env) -> int:
     from vpnguard.core import service
 
     result = service.export_bundle(

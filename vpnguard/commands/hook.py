@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vpnguard.cli import Env
 
 from vpnguard.vpnclient.configedit.scripts import KINDS
 
@@ -55,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             )
 
 
-def run(args: argparse.Namespace, env: Any) -> int:
+def run(args: argparse.Namespace, env: Env) -> int:
     from vpnguard.core.model import LevelChoice
 
     if args.hook_action == "run":

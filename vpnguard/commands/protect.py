@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
+from vpnguard.core.model import Action, FileAction
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import ChangeReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vpnguard.core import service
+
     parser.add_argument(
         "--level",
         choices=("strict", "relay", "balanced", "auto"),
         default="strict",
-        help="relay (recommended) leaks in no scenario and keeps calls through TURN; strict "
-        "(default) also blocks Firefox calls; balanced keeps direct calls but holds only in a "
-        "full tunnel; auto picks balanced in a verified full tunnel and relay otherwise",
+        help=service.LEVEL_HELP,
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; write nothing"
@@ -32,28 +37,30 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return 0
 
 
-def print_change(env: Env, report: object) -> None:
-    from vpnguard.core.service import ChangeReport
-
-    assert isinstance(report, ChangeReport)
+def print_change(env: Env, report: ChangeReport) -> None:
     if env.json:
         env.emit_json(report.to_json())
         return
     if not report.changes:
         env.say(
             "Nothing to do: vpnguard has written nothing here."
-            if report.action == "unprotect"
+            if report.action is Action.UNPROTECT
             else "Nothing to do: no browser with a known policy location was found."
         )
-    past = {"create": "Created", "modify": "Updated", "restore": "Restored", "remove": "Removed"}
+    past = {
+        FileAction.CREATE: "Created",
+        FileAction.MODIFY: "Updated",
+        FileAction.RESTORE: "Restored",
+        FileAction.REMOVE: "Removed",
+    }
     future = {
-        "create": "Would create",
-        "modify": "Would update",
-        "restore": "Would restore",
-        "remove": "Would remove",
+        FileAction.CREATE: "Would create",
+        FileAction.MODIFY: "Would update",
+        FileAction.RESTORE: "Would restore",
+        FileAction.REMOVE: "Would remove",
     }
     for c in report.changes:
-        if c.action == "unchanged":
+        if c.action is FileAction.UNCHANGED:
             word = "Unchanged"
         else:
             word = (future if report.dry_run else past)[c.action]

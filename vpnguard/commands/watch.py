@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vpnguard.cli import Env
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser)
 
 
-def run(args: argparse.Namespace, env: Any) -> int:
+def run(args: argparse.Namespace, env: Env) -> int:
     from vpnguard.core.model import LevelChoice
     from vpnguard.vpnclient import watch
 

@@ -11,20 +11,137 @@ import dataclasses
 import os
 import platform
 import sys
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from os import PathLike
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import ClassVar
 
-from vpnguard.core.errors import UsageError
+from vpnguard.core.errors import RefusedError, UsageError
 from vpnguard.core.model import OS
 
 
-def current_os() -> OS:
-    if sys.platform.startswith("win"):
+def current_os(platform_name: str = sys.platform) -> OS:
+    if platform_name.startswith("win"):
         return OS.WINDOWS
-    if sys.platform == "darwin":
+    if platform_name == "darwin":
         return OS.MACOS
     return OS.LINUX
+
+
+# --- what differs per OS for the machine itself --------------------------------------------
+#
+# One strategy object per OS behind an ABC, a factory and a Null fallback (the model is
+# Vorta's network_status/abc.py); the OS adapter that answers "am I an administrator?" is
+# injected, so a test asks the Windows strategy on Linux with a fake answer.
+
+AdminCheck = Callable[[], bool]
+
+
+def effective_uid_is_root() -> bool:
+    """POSIX: the *effective* uid decides what the process may write (sudo, pkexec, setuid)."""
+    geteuid = getattr(os, "geteuid", None)
+    return geteuid is not None and geteuid() == 0
+
+
+def windows_token_is_elevated() -> bool:
+    """Windows: is this process's token elevated (UAC)? shell32's ``IsUserAnAdmin``."""
+    import ctypes
+
+    windll = getattr(ctypes, "windll", None)  # absent off Windows
+    if windll is None:
+        return False
+    try:
+        return bool(windll.shell32.IsUserAnAdmin())
+    except (AttributeError, OSError):
+        return False
+
+
+class System(ABC):
+    """The OS vpnguard runs on: admin rights, and where its own state and logs live."""
+
+    os: ClassVar[OS | None] = None
+    path_sep: ClassVar[str] = ":"
+
+    def __init__(self, admin_check: AdminCheck | None = None) -> None:
+        self._admin_check = admin_check or self.default_admin_check
+
+    def is_admin(self) -> bool:
+        return self._admin_check()
+
+    @staticmethod
+    @abstractmethod
+    def default_admin_check() -> bool: ...
+
+    @abstractmethod
+    def state_dir(self, host: Host) -> Path:
+        """Where the journal, the lock and auto mode's state live (system-wide)."""
+
+    @abstractmethod
+    def system_log_dir(self, host: Host) -> Path:
+        """Where system services (hooks as root, the helper) log."""
+
+
+class LinuxSystem(System):
+    os = OS.LINUX
+    default_admin_check = staticmethod(effective_uid_is_root)
+
+    def state_dir(self, host: Host) -> Path:
+        return host.p("/var/lib/vpnguard")
+
+    def system_log_dir(self, host: Host) -> Path:
+        return host.p("/var/log/vpnguard")
+
+
+class MacosSystem(System):
+    os = OS.MACOS
+    default_admin_check = staticmethod(effective_uid_is_root)
+
+    def state_dir(self, host: Host) -> Path:
+        return host.p("/Library/Application Support/vpnguard")
+
+    def system_log_dir(self, host: Host) -> Path:
+        return host.p("/Library/Logs/vpnguard")
+
+
+class WindowsSystem(System):
+    os = OS.WINDOWS
+    path_sep = ";"
+    default_admin_check = staticmethod(windows_token_is_elevated)
+
+    def _program_data(self, host: Host) -> str:
+        return host.environ.get("PROGRAMDATA", r"C:\ProgramData")
+
+    def state_dir(self, host: Host) -> Path:
+        return host.p(self._program_data(host) + r"\vpnguard")
+
+    def system_log_dir(self, host: Host) -> Path:
+        return host.p(self._program_data(host) + r"\vpnguard\logs")
+
+
+class NullSystem(System):
+    """An OS vpnguard knows nothing about: never an administrator, no state of its own."""
+
+    default_admin_check = staticmethod(lambda: False)
+
+    def state_dir(self, host: Host) -> Path:
+        raise RefusedError("vpnguard keeps no state on this operating system")
+
+    def system_log_dir(self, host: Host) -> Path:
+        raise RefusedError("vpnguard has no system log directory on this operating system")
+
+
+SYSTEMS: dict[OS, type[System]] = {
+    OS.LINUX: LinuxSystem,
+    OS.MACOS: MacosSystem,
+    OS.WINDOWS: WindowsSystem,
+}
+
+
+def system_for(os_: OS | None, admin_check: AdminCheck | None = None) -> System:
+    """The strategy for ``os_`` (the Null one for an OS not in :data:`SYSTEMS`)."""
+    cls = SYSTEMS.get(os_, NullSystem) if os_ is not None else NullSystem
+    return cls(admin_check)
 
 
 def _arch() -> str:
@@ -46,6 +163,11 @@ class Host:
     home: str
     arch: str
     environ: Mapping[str, str]
+    system: System = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.system is None:
+            object.__setattr__(self, "system", system_for(self.os))
 
     @classmethod
     def current(cls, root: str | PathLike[str] | None = None, os_: OS | None = None) -> Host:
@@ -61,8 +183,8 @@ class Host:
             root_path = root_path.resolve()
         env = dict(os.environ)
         the_os = os_ or current_os()
-        sep = ";" if the_os is OS.WINDOWS else ":"
-        path_dirs = tuple(p for p in env.get("PATH", "").split(sep) if p)
+        system = system_for(the_os)
+        path_dirs = tuple(p for p in env.get("PATH", "").split(system.path_sep) if p)
         if the_os is OS.LINUX and root_path != Path("/"):
             # A fake tree is searched at the standard places, not the caller's PATH.
             path_dirs = ("/usr/local/bin", "/usr/bin", "/bin", "/snap/bin", "/usr/games")
@@ -73,7 +195,14 @@ class Host:
             home=str(Path.home()),
             arch=_arch(),
             environ=env,
+            system=system,
         )
+
+    @property
+    def is_admin(self) -> bool:
+        """May this process write system-wide policy? Effective uid 0 on POSIX, an
+        elevated token on Windows (asked of the OS strategy)."""
+        return self.system.is_admin()
 
     @property
     def is_live(self) -> bool:
@@ -101,9 +230,8 @@ class Host:
         override = self.environ.get("VPNGUARD_STATE_DIR")
         if override:
             return Path(override)
-        if self.os is OS.WINDOWS:
-            base = self.environ.get("PROGRAMDATA", r"C:\ProgramData")
-            return self.p(base + r"\vpnguard")
-        if self.os is OS.MACOS:
-            return self.p("/Library/Application Support/vpnguard")
-        return self.p("/var/lib/vpnguard")
+        return self.system.state_dir(self)
+
+    def system_log_dir(self) -> Path:
+        """Where vpnguard logs when it runs as a system service (root / SYSTEM)."""
+        return self.system.system_log_dir(self)

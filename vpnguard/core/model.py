@@ -203,6 +203,14 @@ class CatalogEntry:
 
 
 @dataclasses.dataclass(frozen=True)
+class LevelAdvice:
+    """Does a protection level (or what is on disk) stop the leak on this network?"""
+
+    holds: bool
+    reason: str  # why not, for people; empty when it holds
+
+
+@dataclasses.dataclass(frozen=True)
 class FileChange:
     """One file's (or registry value's) change, as reported to the user and in ``--json``."""
 

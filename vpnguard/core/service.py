@@ -19,7 +19,7 @@ from vpnguard.core.automode import AutoModeState as AutoModeState
 from vpnguard.core.automode import AutoState as AutoState
 from vpnguard.core.browsers.catalog import BY_ID, resolve_ids
 from vpnguard.core.browsers.detect import detect_browsers as detect_browsers_on
-from vpnguard.core.errors import UsageError
+from vpnguard.core.errors import UsageError, VpnguardError
 from vpnguard.core.host import Host as Host
 from vpnguard.core.host import current_os as current_os
 from vpnguard.core.model import (
@@ -28,15 +28,18 @@ from vpnguard.core.model import (
     AutoChoice,
     Browser,
     CatalogEntry,
+    CheckPhase,
     Family,
     FileAction,
     FileChange,
     Level,
+    LevelAdvice,
     LevelChoice,
     NetInterface,
     NetworkState,
     PolicyState,
     PolicyTarget,
+    Protection,
     Route,
     TunnelMode,
     TurnServer,
@@ -166,11 +169,48 @@ def status(
     return dataclasses.replace(report, warnings=warnings_for(report))
 
 
+BALANCED_SPLIT = (
+    "'balanced' does not hold in a split tunnel (nor with IPv6 around the VPN): the public "
+    "address can still leak there; 'relay' holds everywhere."
+)
+LEVEL_HELP = (
+    "relay (recommended) leaks in no scenario and keeps calls through TURN; strict (default) "
+    "also blocks Firefox calls; balanced keeps direct calls but holds only in a full tunnel; "
+    "auto picks balanced in a verified full tunnel and relay otherwise"
+)
+
+
+def level_advice(level: Level | Protection | str, network: NetworkState | None) -> LevelAdvice:
+    """Whether ``level`` (a level to write, or a protection read from disk) stops WebRTC
+    from revealing the address traffic leaves with, on ``network`` (None: unknown).
+
+    The rule, once, from the lab matrix (docs/matrix.md): 'relay' and 'strict' hold
+    everywhere; 'balanced' (default-route interface only) does not hold in a split
+    tunnel (an IPv6 route around the tunnel counts as one). Without a VPN it shows the
+    address traffic leaves with anyway, so it "holds" here, though the check reports
+    that address (and ``auto`` prefers relay there); anything else (none, partial,
+    conflict, ...) does not hold.
+    """
+    value = Protection(level.value if isinstance(level, Level) else level)
+    if value in (Protection.STRICT, Protection.RELAY):
+        return LevelAdvice(True, "")
+    if value is Protection.BALANCED:
+        if network is not None and network.tunnel is TunnelMode.SPLIT:
+            return LevelAdvice(False, BALANCED_SPLIT)
+        return LevelAdvice(True, "")
+    return LevelAdvice(False, f"protection is {value.value}")
+
+
 def warnings_for(report: StatusReport) -> tuple[str, ...]:
     out: list[str] = []
     net = report.network
     if net is not None and net.tunnel is TunnelMode.SPLIT:
-        weak = [b.browser.name for b in report.browsers if b.policy.protection.value == "balanced"]
+        weak = [
+            b.browser.name
+            for b in report.browsers
+            if b.policy.protection is Protection.BALANCED
+            and not level_advice(b.policy.protection, net).holds
+        ]
         if weak:
             out.append(
                 "split tunnel: 'balanced' does not stop the leak here; use 'relay' (or 'auto') for "
@@ -182,7 +222,7 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
             "Chromium); send all traffic through the VPN to close that."
         )
     for b in report.browsers:
-        if b.policy.protection.value == "conflict":
+        if b.policy.protection is Protection.CONFLICT:
             out.append(f"{b.browser.name}: {b.policy.detail}")
     return tuple(out)
 
@@ -238,10 +278,7 @@ def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Acti
         if any(b.browser.family is Family.CHROMIUM for b in touched):
             notes.append(MANAGED_NOTICE)
         if level is Level.BALANCED:
-            notes.append(
-                "'balanced' does not hold in a split tunnel, with IPv6 around the VPN or without "
-                "a VPN: the address can still leak there; 'relay' holds everywhere."
-            )
+            notes.append(BALANCED_SPLIT)
         if level is not None:
             from vpnguard.core.policy.levels import CALLS
 
@@ -362,7 +399,7 @@ def check(
     turn: Sequence[TurnServer] = (),
     timeout: float = 30.0,
     interactive: bool = False,
-    progress: Callable[[str, str], None] | None = None,
+    progress: Callable[[str, CheckPhase], None] | None = None,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
     views: Sequence[ViewName] | None = None,
@@ -570,3 +607,37 @@ def network_state(
     from vpnguard.core.network.tunnel import decide
 
     return decide(interfaces, public_route, public_route6)
+
+
+def active_vpns(patterns: Sequence[str] = ()) -> tuple[NetInterface, ...]:
+    """The VPN interfaces up on this machine now, by the rule ``status`` uses
+    (:func:`vpnguard.core.network.tunnel.vpns_up`: a named but idle tun is not up).
+
+    Cheap enough to ask after every link event: no route lookup, no packet.
+    Always the live machine's network, also when policies go to a ``--root`` tree.
+    ``patterns`` (shell-style) count up interfaces with unusual names instead.
+    """
+    from vpnguard.core.network import detect_network
+    from vpnguard.core.network.tunnel import vpns_up
+
+    state = detect_network(Host.current(), probe4=None, probe6=None)
+    return vpns_up(state.interfaces, patterns)
+
+
+def exclusive_lock(
+    path: os.PathLike[str] | str,
+    *,
+    wait_s: float = 30.0,
+    busy: Callable[[str, float], VpnguardError] | None = None,
+    mode: int = 0o600,
+    clear_on_release: bool = False,
+) -> contextlib.AbstractContextManager[None]:
+    """vpnguard's one inter-process lock (:mod:`vpnguard.core.lock`): bounded wait, and a
+    refusal naming the holder's PID (``busy(pid, waited)`` builds it)."""
+    from pathlib import Path
+
+    from vpnguard.core.lock import exclusive
+
+    return exclusive(
+        Path(path), wait_s=wait_s, busy=busy, mode=mode, clear_on_release=clear_on_release
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -25,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def refuse_root(root: str | None) -> str | None:
     """Why the GUI will not start, or None. It never runs as root: writes go to the helper."""
-    if root is None and hasattr(os, "geteuid") and os.geteuid() == 0:
+    from vpnguard.core import service
+
+    if root is None and service.host().is_admin:
         return (
             "the desktop app does not run as root. Start it as yourself: it asks "
             "for an administrator password only when it writes policy. (Root may still use "

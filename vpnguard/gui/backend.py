@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from vpnguard.core.errors import NeedsElevationError, VpnguardError
 from vpnguard.core.model import (
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from vpnguard.core.service import AutoModeState, StatusReport
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 NetworkProvider = Callable[[], NetworkState | None]
 CheckProgress = Callable[[str, CheckPhase], None]
@@ -102,7 +104,7 @@ class CheckOutcome:
 class Writer(Protocol):
     elevated: bool
 
-    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome: ...
+    def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome: ...
 
 
 class DirectWriter:
@@ -113,7 +115,7 @@ class DirectWriter:
     def __init__(self, root: str | None) -> None:
         self.root = root
 
-    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
+    def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard.core import service
 
         if op == Action.PROTECT:
@@ -131,7 +133,7 @@ class HelperWriter:
     def __init__(self, run: Callable[[bytes], dict[str, Any]] | None = None) -> None:
         self._run = run
 
-    def apply(self, op: str, level: str | None, browsers: Sequence[str] | None) -> Outcome:
+    def apply(self, op: Action, level: str | None, browsers: Sequence[str] | None) -> Outcome:
         from vpnguard import elevation
 
         req = elevation.request(op, level, browsers)
@@ -166,7 +168,7 @@ class Checker(Protocol):
 CHECK_NICENESS = 10
 
 
-def run_niced(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def run_niced(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run ``func`` on a fresh thread with a lower CPU priority (Linux), and wait for it.
 
     Starting two browsers at once saturates a small machine; on Linux the
@@ -175,7 +177,8 @@ def run_niced(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     yield the CPU to the GUI thread. (A thread cannot raise its priority back
     without privileges, hence a thread of its own that simply ends.)
     """
-    box: dict[str, Any] = {}
+    result: list[T] = []
+    error: list[BaseException] = []
 
     def body() -> None:
         if sys.platform.startswith("linux"):
@@ -184,16 +187,16 @@ def run_niced(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             except OSError:
                 log.debug("could not lower the check's priority", exc_info=True)
         try:
-            box["result"] = func(*args, **kwargs)
+            result.append(func(*args, **kwargs))
         except BaseException as exc:
-            box["error"] = exc
+            error.append(exc)
 
     t = threading.Thread(target=body, name="vpnguard-check")
     t.start()
     t.join()
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    if error:
+        raise error[0]
+    return result[0]
 
 
 class LeakChecker:
@@ -204,10 +207,6 @@ class LeakChecker:
         self.timeout = timeout
 
     def available(self) -> str | None:
-        from vpnguard.core import service
-
-        if not hasattr(service, "check"):
-            return "The leak check is not part of this build of vpnguard."
         return None
 
     def check(
@@ -268,8 +267,10 @@ class Backend:
         self.root = root
         self._network = network
         if writer is None:
-            is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-            writer = DirectWriter(root) if root is not None or is_root else HelperWriter()
+            from vpnguard.core import service
+
+            admin = root is None and service.host().is_admin
+            writer = DirectWriter(root) if root is not None or admin else HelperWriter()
         self.writer = writer
         self.checker: Checker = checker if checker is not None else LeakChecker(root)
         self.running = running
@@ -312,7 +313,7 @@ class Backend:
         """(status report, auto-mode state): what a refresh shows."""
         return self.status(), self.auto_mode()
 
-    def preview(self, op: str, level: str | None, status: StatusReport | None = None) -> Outcome:
+    def preview(self, op: Action, level: str | None, status: StatusReport | None = None) -> Outcome:
         """What ``op`` would do, without writing (``dry_run``)."""
         from vpnguard.core import service
 
@@ -327,7 +328,7 @@ class Backend:
         out = Outcome.from_json(report.to_json())
         return self._with_running(out, op)
 
-    def _with_running(self, out: Outcome, op: str) -> Outcome:
+    def _with_running(self, out: Outcome, op: Action) -> Outcome:
         """Add restart notices for browsers marked running by ``running`` (fake trees)."""
         if not self.running:
             return out
@@ -347,7 +348,7 @@ class Backend:
             out, restart_needed=out.restart_needed + extra, notices=out.notices + notes
         )
 
-    def _approximate(self, op: str, level: str | None, status: StatusReport) -> Outcome:
+    def _approximate(self, op: Action, level: str | None, status: StatusReport) -> Outcome:
         from vpnguard.core import service
 
         known = {e.id: e for e in service.catalog()}
@@ -383,7 +384,7 @@ class Backend:
             exact=False,
         )
 
-    def apply(self, op: str, level: str | None) -> Outcome:
+    def apply(self, op: Action, level: str | None) -> Outcome:
         out = self.writer.apply(op, level, None)
         return self._with_running(out, op)
 

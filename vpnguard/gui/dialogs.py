@@ -179,6 +179,10 @@ class SettingsDialog(QDialog):
         self.turn_password.setPlaceholderText("kept in the system keyring; leave empty to keep")
         self.turn_password.setAccessibleName("TURN password")
         form.addRow("TURN &password:", self.turn_password)
+        self.forget_password = QPushButton("&Forget saved TURN password")
+        self.forget_password.setAccessibleName("Forget saved TURN password")
+        self.forget_password.clicked.connect(self.forget)
+        form.addRow("", self.forget_password)
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setAccessibleName("Settings message")
@@ -191,6 +195,26 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def forget(self) -> bool:
+        """Remove the TURN password for the URL and user shown from the system keyring."""
+        from vpnguard.core.errors import VpnguardError
+        from vpnguard.core.service import delete_turn_secret
+
+        url, user = self.turn_url.text().strip(), self.turn_user.text().strip()
+        if not (url and user):
+            self.message.setText(
+                "Enter the TURN server URL and user name whose password to forget."
+            )
+            return False
+        try:
+            delete_turn_secret(url, user)
+        except VpnguardError as exc:  # no usable keyring
+            self.message.setText(exc.message[:1].upper() + exc.message[1:])
+            return False
+        self.turn_password.clear()
+        self.message.setText(f"The TURN password for {user} is no longer stored.")
+        return True
 
     def save(self) -> bool:
         from vpnguard.core.errors import VpnguardError

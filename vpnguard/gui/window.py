@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QIcon, QKeySequence
@@ -29,12 +29,24 @@ from PySide6.QtWidgets import (
 )
 
 from vpnguard.core import service
-from vpnguard.core.model import Action, CheckPhase, NetworkState, Protection, TunnelMode
+from vpnguard.core.model import (
+    Action,
+    CheckPhase,
+    InterfaceKind,
+    Level,
+    NetworkState,
+    Protection,
+    TunnelMode,
+    Verdict,
+)
 from vpnguard.gui import theme
 from vpnguard.gui.backend import Backend, CheckOutcome, CheckResult, Outcome, Turn
 from vpnguard.gui.dialogs import VERDICT_TEXT, CheckDetailsDialog, Prompter
 from vpnguard.gui.settings import Settings
 from vpnguard.gui.worker import TaskRunner
+
+if TYPE_CHECKING:
+    from vpnguard.core.service import AutoModeState, StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +148,7 @@ class VpnPanel(QFrame):
             )
         elif net.tunnel is TunnelMode.SPLIT:
             self._set_icon("vpn-split")
-            self.sub.setText(
-                "In a split tunnel only the Strict level stops WebRTC from revealing the "
-                "address your traffic really leaves with. Balanced does not hold here."
-            )
+            self.sub.setText(service.level_advice(Level.BALANCED, net).reason)
         else:
             self._set_icon("vpn-down")
             self.sub.setText(
@@ -149,7 +158,7 @@ class VpnPanel(QFrame):
         self.headline.setText(net.detail or net.tunnel.value)
         rows = []
         for i in net.interfaces:
-            if i.kind.value == "loopback":
+            if i.kind is InterfaceKind.LOOPBACK:
                 continue
             state = "up" if i.is_up else "down"
             addrs = ", ".join(i.addresses) or "no address"
@@ -195,8 +204,9 @@ class BrowserList(QTreeWidget):
     def _activated(self, item: QTreeWidgetItem, _col: int) -> None:
         self.details_requested.emit(item.data(COL_BROWSER, Qt.ItemDataRole.UserRole))
 
-    def set_status(self, report: Any, verdicts: dict[str, CheckResult], restart: set[str]) -> None:
-        split = report.network is not None and report.network.tunnel is TunnelMode.SPLIT
+    def set_status(
+        self, report: StatusReport, verdicts: dict[str, CheckResult], restart: set[str]
+    ) -> None:
         selected = self.currentItem()
         keep = selected.data(COL_BROWSER, Qt.ItemDataRole.UserRole) if selected else None
         self.clear()
@@ -227,11 +237,10 @@ class BrowserList(QTreeWidget):
                 Protection.PARTIAL: "status-unprotected",
                 Protection.NONE: "status-unprotected",
             }.get(policy.protection, "status-unknown")
-            if split and policy.protection is Protection.BALANCED:
+            advice = service.level_advice(policy.protection, report.network)
+            if policy.protection is Protection.BALANCED and not advice.holds:
                 icon = "status-unprotected"
-                item.setToolTip(
-                    COL_PROTECTION, "Balanced does not hold in a split tunnel: choose Relay"
-                )
+                item.setToolTip(COL_PROTECTION, advice.reason)
             item.setIcon(COL_PROTECTION, theme.icon(icon))
             self.items[b.id] = item
             self.set_verdict(b.id, verdicts.get(b.id))
@@ -291,13 +300,13 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.runner = runner or TaskRunner(parent=self)
         self.prompter = prompter or Prompter(self)
-        self.report: Any = None
+        self.report: StatusReport | None = None
         self.verdicts: dict[str, CheckResult] = {}
         self.restart: set[str] = set()
         self.last_error: BaseException | None = None
         self.last_outcome: Outcome | None = None
         self.last_check: CheckOutcome | None = None
-        self.auto: Any = None
+        self.auto: AutoModeState | None = None
         self.checking = False
         self.setWindowTitle("vpnguard")
         self.setWindowIcon(theme.app_icon())
@@ -472,7 +481,7 @@ class MainWindow(QMainWindow):
             self.check_summary.setText(reason)
 
     def overall_state(self) -> str:
-        if any(r.verdict == "leak" for r in self.verdicts.values()):
+        if any(r.verdict is Verdict.LEAK for r in self.verdicts.values()):
             return "leak"
         if self.report is None:
             return "unprotected"
@@ -482,14 +491,11 @@ class MainWindow(QMainWindow):
             if b.policy.protection not in (Protection.SELF_MANAGED, Protection.UNSUPPORTED)
         ]
         net = self.report.network
-        holds: tuple[Protection, ...] = (Protection.STRICT, Protection.RELAY)
-        if net is None or net.tunnel is not TunnelMode.SPLIT:
-            holds = (*holds, Protection.BALANCED)  # balanced fails in a split tunnel
-        if writable and all(b.policy.protection in holds for b in writable):
+        if writable and all(service.level_advice(b.policy.protection, net).holds for b in writable):
             return "protected"
         return "unprotected"
 
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: StatusReport) -> None:
         self.report = report
         self.list.set_status(report, self.verdicts, self.restart)
         if report.network is None and self.backend.root is not None:
@@ -506,7 +512,7 @@ class MainWindow(QMainWindow):
 
     def _show_warnings(self) -> None:
         lines = list(self.report.warnings) if self.report is not None else []
-        leaks = [r.name for r in self.verdicts.values() if r.verdict == "leak"]
+        leaks = [r.name for r in self.verdicts.values() if r.verdict is Verdict.LEAK]
         if leaks:
             lines.insert(0, f"The last leak check found a leak in {', '.join(leaks)}.")
         self.warnings.setText("\n".join(f"⚠ {w}" for w in lines))
@@ -529,13 +535,13 @@ class MainWindow(QMainWindow):
             lambda _p: self.backend.snapshot(), self._refreshed, self._fail("Could not read status")
         )
 
-    def _refreshed(self, snapshot: tuple[Any, Any]) -> None:
+    def _refreshed(self, snapshot: tuple[StatusReport, AutoModeState | None]) -> None:
         report, auto = snapshot
         self.statusBar().showMessage("Up to date", 3000)
         self._show_report(report)
         self._show_auto(auto)
 
-    def _show_auto(self, auto: Any) -> None:
+    def _show_auto(self, auto: AutoModeState | None) -> None:
         self.auto = auto
         if auto is None:
             self.auto_label.setVisible(False)
@@ -575,7 +581,7 @@ class MainWindow(QMainWindow):
             self._fail("Could not prepare undo"),
         )
 
-    def _names(self, ids: Any) -> str:
+    def _names(self, ids: Iterable[str]) -> str:
         names = {b.browser.id: b.browser.name for b in self.report.browsers} if self.report else {}
         return ", ".join(names.get(i, i) for i in ids)
 
@@ -633,7 +639,7 @@ class MainWindow(QMainWindow):
             self._fail("Protection failed" if op == Action.PROTECT else "Undo failed"),
         )
 
-    def _applied(self, result: tuple[Outcome, Any, Any]) -> None:
+    def _applied(self, result: tuple[Outcome, StatusReport, AutoModeState | None]) -> None:
         outcome, report, auto = result
         self._show_auto(auto)
         self.last_outcome = outcome
@@ -725,7 +731,7 @@ class MainWindow(QMainWindow):
             self.verdicts[r.browser_id] = r
         for bid in self.list.items:
             self.list.set_verdict(bid, self.verdicts.get(bid))
-        leaks = [r.name for r in outcome.results if r.verdict == "leak"]
+        leaks = [r.name for r in outcome.results if r.verdict is Verdict.LEAK]
         self.statusBar().showMessage(
             f"Leak check finished in {outcome.duration_ms / 1000:.1f} s", 8000
         )
@@ -739,7 +745,7 @@ class MainWindow(QMainWindow):
         elif outcome.results:
             self.check_summary.setText(
                 "No leak found in "
-                + ", ".join(r.name for r in outcome.results if r.verdict != "skipped")
+                + ", ".join(r.name for r in outcome.results if r.verdict is not Verdict.SKIPPED)
                 + ". Double-click a browser for details."
             )
         self.state_changed.emit(self.overall_state())

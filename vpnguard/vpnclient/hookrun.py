@@ -194,8 +194,8 @@ def run_hook(
         log.info("%s %s %s: not one of %s; ignored", kind, ev.event, ev.interface, list(only))
         return 0
     where = f"{kind} {ev.event} {ev.interface}"
-    if not paths.is_admin():
-        uid = os.geteuid() if hasattr(os, "geteuid") else -1
+    if not (host or Host.current()).is_admin:
+        uid = getattr(os, "geteuid", lambda: -1)()
         hint = (
             " OpenVPN runs `down` after dropping privileges (`user`/`group`): use the "
             "down-root plugin for it."

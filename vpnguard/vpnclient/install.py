@@ -138,7 +138,7 @@ def _restore_config(path: Path, old: bytes, new: str, plan: HookPlan) -> None:
         pass
 
 
-def _write_script(path: Path, text: str, plan: HookPlan, marker: str) -> None:
+def _write_script(path: Path, text: str, plan: HookPlan, marker: str, admin: bool) -> None:
     data = text.encode()
     try:
         st = path.lstat()
@@ -151,12 +151,12 @@ def _write_script(path: Path, text: str, plan: HookPlan, marker: str) -> None:
                 f"{path} exists and is not vpnguard's; not overwriting", path=str(path)
             )
         ok_perms = (st.st_mode & 0o7777) == 0o755 and st.st_uid == 0
-        if old == data and (ok_perms or not paths.is_admin()):
+        if old == data and (ok_perms or not admin):
             plan.changes.append(FileChange(str(path), "unchanged"))
             return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     atomic_write(path, data, mode=0o755)
-    if paths.is_admin() and hasattr(os, "chown"):
+    if admin and hasattr(os, "chown"):
         os.chown(path, 0, 0)
     plan.changes.append(
         FileChange(str(path), "created" if st is None else "modified", "root, 0755")
@@ -245,7 +245,7 @@ def _openvpn(
                     f"{config} drops root (`user`): OpenVPN runs `down` unprivileged, so "
                     "vpnguard cannot undo there; add the down-root plugin or rely on `watch`"
                 )
-        _write_script(script_path, script, plan, _marker("openvpn"))
+        _write_script(script_path, script, plan, _marker("openvpn"), host.is_admin)
         if config is not None:
             _write_config(config, old, new, plan, "script-security/up/down block")
         else:
@@ -269,7 +269,7 @@ def _networkmanager(
     if action == "install":
         if host.is_live and not host.p("/etc/NetworkManager").is_dir():
             raise RefusedError("NetworkManager is not installed (/etc/NetworkManager is missing)")
-        _write_script(path, script, plan, _marker("networkmanager"))
+        _write_script(path, script, plan, _marker("networkmanager"), host.is_admin)
     else:
         _remove_script(path, plan, _marker("networkmanager"))
 

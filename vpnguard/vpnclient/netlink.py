@@ -1,7 +1,7 @@
 """Wake-ups when links, addresses or routes change: rtnetlink on Linux, a timer elsewhere.
 
 The messages are not parsed: any change means "look again", and the look
-(:mod:`vpnguard.vpnclient.probe`) reads the current state, so a lost or
+(``vpnguard.core.service.active_vpns``) reads the current state, so a lost or
 merged message costs nothing but a moment.
 """
 

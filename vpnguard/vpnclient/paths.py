@@ -8,31 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vpnguard.core.model import OS
 from vpnguard.core.service import Host
 
 
-def is_admin() -> bool:
-    if hasattr(os, "geteuid"):
-        return os.geteuid() == 0
-    return True  # Windows: the writer reports access denied itself
-
-
 def log_dir(host: Host) -> Path:
-    """System services log under ``/var/log/vpnguard`` (root); a user run uses platformdirs.
+    """System services log in the OS's system log dir (``/var/log/vpnguard`` on Linux) when
+    run as an administrator; a user run uses platformdirs.
 
     ``VPNGUARD_LOG_DIR`` overrides both (tests, unusual setups).
     """
     override = host.environ.get("VPNGUARD_LOG_DIR")
     if override:
         return Path(override)
-    if is_admin() or not host.is_live:
-        if host.os is OS.WINDOWS:
-            base = host.environ.get("PROGRAMDATA", r"C:\ProgramData")
-            return host.p(base + r"\vpnguard\logs")
-        if host.os is OS.MACOS:
-            return host.p("/Library/Logs/vpnguard")
-        return host.p("/var/log/vpnguard")
+    if host.is_admin or not host.is_live:
+        return host.system_log_dir()
     import platformdirs
 
     return Path(platformdirs.user_log_dir("vpnguard", appauthor=False))

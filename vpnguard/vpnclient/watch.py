@@ -4,8 +4,9 @@ How it decides:
 
 * **Events**: rtnetlink link/address/route messages wake it (a timer on other
   systems, and a re-check every ``recheck_s`` anyway). Each wake-up re-reads
-  the whole state (:func:`probe.active_vpns`), so what counts is the state,
-  never the order of messages.
+  the whole state (``service.active_vpns``: the same classifier and the same
+  "up" rule as ``vpnguard status``, so a named but idle ``tun0`` does not
+  count), so what counts is the state, never the order of messages.
 * **Debounce**: it acts once no event came for ``settle_s`` (or, while events
   never stop, at most every ``max_delay_s``). A link flapping ten times in a
   second gives one decision on the state it ends in.
@@ -36,15 +37,15 @@ import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from vpnguard.core import service
-from vpnguard.core.errors import RefusedError
+from vpnguard.core.errors import RefusedError, VpnguardError
 from vpnguard.core.model import Action, AutoChoice, Level, LevelChoice
 from vpnguard.core.service import WATCH_PID_FILE as PID_FILE
 from vpnguard.core.service import WATCH_STATUS_FILE as STATUS_FILE
 from vpnguard.core.service import Host
-from vpnguard.vpnclient import netlink, probe
+from vpnguard.vpnclient import netlink
 from vpnguard.vpnclient.claims import Coordinator, Outcome, summarize
 from vpnguard.vpnclient.fsutil import atomic_write
 
@@ -67,36 +68,29 @@ class WatchConfig:
 
 @contextlib.contextmanager
 def single_instance(state_dir: Path) -> Iterator[None]:
-    """Hold ``watch.pid`` locked while running; refuse when another watch holds it."""
-    import fcntl
+    """Hold ``watch.pid`` locked while running; refuse at once when another watch holds it.
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / PID_FILE
-    fh: IO[str] = open(path, "a+")  # noqa: SIM115 - lives as long as the lock
-    try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            other = fh.read().strip() or "unknown"
-            raise RefusedError(
-                f"another vpnguard watch is already running (PID {other}); stop it first",
-                path=str(path),
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fh.seek(0)
-                fh.truncate()
-                fh.flush()
-            fcntl.flock(fh, fcntl.LOCK_UN)
-    finally:
-        fh.close()
+    The file holds the running watch's PID (world-readable: the app shows it) and is
+    emptied on a clean stop.
+    """
+
+    def busy(holder: str, _waited: float) -> VpnguardError:
+        return RefusedError(
+            f"another vpnguard watch is already running (PID {holder}); stop it first",
+            path=str(state_dir / PID_FILE),
+        )
+
+    with service.exclusive_lock(
+        state_dir / PID_FILE, wait_s=0, busy=busy, mode=0o644, clear_on_release=True
+    ):
+        yield
+
+
+def _active(patterns: Sequence[str]) -> dict[str, str]:
+    """``{interface: why it counts}`` for the VPNs up now (``--vpn`` patterns: those instead)."""
+    from vpnguard.core import service
+
+    return {i.name: i.reason for i in service.active_vpns(patterns)}
 
 
 class Watcher:
@@ -113,7 +107,7 @@ class Watcher:
         self.host = host or Host.current(config.root)
         self.coordinator = coordinator or Coordinator(self.host, config.level, root=config.root)
         self.events = events
-        self.look = look or (lambda: probe.active_vpns(config.vpn_patterns))
+        self.look = look or (lambda: _active(config.vpn_patterns))
         self.stopping = False
         self.last_seen: tuple[tuple[str, ...], str | None] | None = None
         self.auto: AutoChoice | None = None  # what auto chose at the last look
@@ -124,7 +118,7 @@ class Watcher:
         self.stopping = True
 
     def current(self) -> dict[str, str]:
-        return probe.matching(self.look(), self.config.vpn_patterns)
+        return self.look()
 
     def evaluate(self, force: bool = False) -> Outcome | None:
         """Look once; change holders and protection only when the matching set changed."""

@@ -1,6 +1,6 @@
 """Every browser vpnguard knows, as data: one :class:`BrowserSpec` each.
 
-Where a location comes from the lab (see docs/FACTS.md and ../shared/FACTS.md)
+Where a location comes from the lab (see docs/browser-facts.md, "Where policy lives")
 it is marked ``verified``; a location taken from vendor docs only is still
 used, but reported as unverified so nobody mistakes it for proven.
 """
@@ -39,7 +39,6 @@ class LinuxSpec:
 @dataclasses.dataclass(frozen=True)
 class WindowsSpec:
     exe_relpaths: tuple[str, ...] = ()  # relative to Program Files / Program Files (x86)
-    app_paths_exe: str | None = None  # HKLM\...\App Paths\<exe>
     policy_key: str | None = None  # under HKLM
 
 
@@ -83,7 +82,6 @@ CATALOG: tuple[BrowserSpec, ...] = (
         ),
         windows=WindowsSpec(
             exe_relpaths=(r"Google\Chrome\Application\chrome.exe",),
-            app_paths_exe="chrome.exe",
             policy_key=r"SOFTWARE\Policies\Google\Chrome",
         ),
         macos=MacSpec(apps=("Google Chrome.app",), domain="com.google.Chrome"),
@@ -144,7 +142,6 @@ CATALOG: tuple[BrowserSpec, ...] = (
         ),
         windows=WindowsSpec(
             exe_relpaths=(r"Microsoft\Edge\Application\msedge.exe",),
-            app_paths_exe="msedge.exe",
             policy_key=r"SOFTWARE\Policies\Microsoft\Edge",
         ),
         macos=MacSpec(apps=("Microsoft Edge.app",), domain="com.microsoft.Edge"),
@@ -165,7 +162,6 @@ CATALOG: tuple[BrowserSpec, ...] = (
         ),
         windows=WindowsSpec(
             exe_relpaths=(r"BraveSoftware\Brave-Browser\Application\brave.exe",),
-            app_paths_exe="brave.exe",
             policy_key=r"SOFTWARE\Policies\BraveSoftware\Brave",
         ),
         macos=MacSpec(apps=("Brave Browser.app",), domain="com.brave.Browser"),
@@ -186,7 +182,6 @@ CATALOG: tuple[BrowserSpec, ...] = (
         ),
         windows=WindowsSpec(
             exe_relpaths=(r"Vivaldi\Application\vivaldi.exe",),
-            app_paths_exe="vivaldi.exe",
             policy_key=r"SOFTWARE\Policies\Vivaldi",
         ),
         macos=MacSpec(apps=("Vivaldi.app",), domain="com.vivaldi.Vivaldi"),
@@ -207,7 +202,6 @@ CATALOG: tuple[BrowserSpec, ...] = (
         ),
         windows=WindowsSpec(
             exe_relpaths=(r"Opera\launcher.exe",),
-            app_paths_exe="opera.exe",
         ),
         macos=MacSpec(apps=("Opera.app",), domain="com.operasoftware.Opera"),
     ),
@@ -234,7 +228,6 @@ CATALOG: tuple[BrowserSpec, ...] = (
         ),
         windows=WindowsSpec(
             exe_relpaths=(r"Mozilla Firefox\firefox.exe",),
-            app_paths_exe="firefox.exe",
             policy_key=r"SOFTWARE\Policies\Mozilla\Firefox",
         ),
         macos=MacSpec(apps=("Firefox.app",), domain="org.mozilla.firefox"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PureWindowsPath
 
@@ -145,21 +146,22 @@ def policy_dirs_from_binary(path: Path) -> tuple[str, ...]:
     return tuple(dirs)
 
 
-def _running_names(host: Host) -> set[str]:
-    """Names of running processes (only on the live system, not in a fake root)."""
-    if not host.is_live:
-        return set()
-    if host.os is OS.LINUX and os.path.isdir("/proc/self"):
-        # /proc/PID/comm is what psutil reads for the name, without its per-process cost.
-        names: set[str] = set()
-        for pid in os.listdir("/proc"):
-            if pid.isdigit():
-                try:
-                    with open(f"/proc/{pid}/comm", "rb") as fh:
-                        names.add(fh.read().strip().decode("utf-8", "replace"))
-                except OSError:
-                    continue
-        return names
+def _proc_comm_names() -> set[str] | None:
+    """Linux: /proc/PID/comm is what psutil reads for the name, without its per-process cost."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    names: set[str] = set()
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm", "rb") as fh:
+                    names.add(fh.read().strip().decode("utf-8", "replace"))
+            except OSError:
+                continue
+    return names
+
+
+def _psutil_names() -> set[str]:
     import psutil
 
     names = set()
@@ -376,19 +378,71 @@ def _macos_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browser 
     return None
 
 
+# --- one finder per OS (an ABC, a factory and a Null fallback; see core.host.System) ------
+
+
+class BrowserFinder(ABC):
+    """Finds the catalog's browsers on one OS, under ``host``'s root."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    def running_names(self) -> set[str]:
+        """Names of running processes (only on the live system, not in a fake root)."""
+        return _psutil_names() if self.host.is_live else set()
+
+    @abstractmethod
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None: ...
+
+
+class LinuxFinder(BrowserFinder):
+    def __init__(self, host: Host) -> None:
+        super().__init__(host)
+        self.versions = _Versions(host)
+
+    def running_names(self) -> set[str]:
+        if not self.host.is_live:
+            return set()
+        names = _proc_comm_names()
+        return names if names is not None else _psutil_names()
+
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        return _linux_browser(self.host, spec, self.versions, running)
+
+
+class WindowsFinder(BrowserFinder):
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        return _windows_browser(self.host, spec, running)
+
+
+class MacosFinder(BrowserFinder):
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        return _macos_browser(self.host, spec, running)
+
+
+class NullFinder(BrowserFinder):
+    """An OS without known browser locations: finds nothing (and says so in the log)."""
+
+    def find(self, spec: BrowserSpec, running: set[str]) -> Browser | None:
+        log.debug("no browser locations known for %s", self.host.os)
+        return None
+
+
+FINDERS: dict[OS, type[BrowserFinder]] = {
+    OS.LINUX: LinuxFinder,
+    OS.WINDOWS: WindowsFinder,
+    OS.MACOS: MacosFinder,
+}
+
+
+def finder_for(host: Host) -> BrowserFinder:
+    return FINDERS.get(host.os, NullFinder)(host)
+
+
 def detect_browsers(host: Host, ids: Sequence[str] | None = None) -> tuple[Browser, ...]:
     """Every installed browser of the catalog (or of ``ids``), in catalog order."""
     specs = resolve_ids(ids)
-    running = _running_names(host)
-    versions = _Versions(host)
-    found: list[Browser] = []
-    for spec in specs:
-        if host.os is OS.LINUX:
-            b = _linux_browser(host, spec, versions, running)
-        elif host.os is OS.WINDOWS:
-            b = _windows_browser(host, spec, running)
-        else:
-            b = _macos_browser(host, spec, running)
-        if b is not None:
-            found.append(b)
-    return tuple(found)
+    finder = finder_for(host)
+    running = finder.running_names()
+    found = (finder.find(spec, running) for spec in specs)
+    return tuple(b for b in found if b is not None)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -315,7 +314,3 @@ def export_bundle(
         notes=bundle.notes,
         manifest=m,
     )
-
-
-def manifest_json(result: ExportResult) -> str:
-    return json.dumps(result.manifest, indent=2)

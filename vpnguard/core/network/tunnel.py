@@ -1,12 +1,15 @@
 """Full tunnel, split tunnel or no VPN, from interfaces and kernel routes (pure).
 
-Three facts are kept apart (FACTS.md): a VPN-like interface is up; the
-route to a public address goes through it; and (for the leak check) which
-address a STUN request leaves with. This module decides the first two.
+Three facts are kept apart (docs/browser-facts.md, "Interfaces and tunnels"):
+a VPN-like interface is up; the route to a public address goes through it;
+and (for the leak check) which address a STUN request leaves with. This
+module decides the first two.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import fnmatch
 from collections.abc import Sequence
 
 from vpnguard.core.model import InterfaceKind, NetInterface, NetworkState, Route, TunnelMode
@@ -33,6 +36,37 @@ _LABELS = {
 def vpn_label(iface: NetInterface) -> str:
     """ "WireGuard wg0", "VPN tun1": how a sentence names a VPN interface."""
     return f"{_LABELS.get(iface.vpn_type or '', 'VPN')} {iface.name}"
+
+
+def vpns_up(
+    interfaces: Sequence[NetInterface], patterns: Sequence[str] = ()
+) -> tuple[NetInterface, ...]:
+    """The interfaces that count as "a VPN is up" — for ``status``, the app and ``watch`` alike.
+
+    An interface counts when it is classified a VPN (:mod:`.classify`) and it is
+    up: ``is_up`` is the kernel's "up and running" (on Linux IFF_UP *with* a
+    carrier, i.e. psutil's ``isup``), and :mod:`.classify` already demands an
+    address where idle devices are normal (macOS utun, Windows RAS miniports).
+
+    A named but idle interface is **not** up: a ``tun0`` with IFF_UP and no
+    program attached has no carrier (``NO-CARRIER``, ``state DOWN``), carries
+    no packet, and ``status`` reports it as "exists but is down"; the same for
+    IFF_UP cleared. Addresses are not required on Linux (a tunnel can carry
+    traffic with its routes alone).
+
+    ``patterns`` (``watch --vpn``, shell-style) replace the VPN test for
+    interfaces with unusual names: then exactly the up interfaces matching a
+    pattern count, whatever their class; the "up" rule stays the same.
+    """
+    if not patterns:
+        return tuple(i for i in interfaces if i.kind is InterfaceKind.VPN and i.is_up)
+    out: list[NetInterface] = []
+    for i in interfaces:
+        if i.is_up and any(fnmatch.fnmatchcase(i.name, p) for p in patterns):
+            if i.kind is not InterfaceKind.VPN:
+                i = dataclasses.replace(i, reason=f"named by --vpn ({i.kind.value}: {i.reason})")
+            out.append(i)
+    return tuple(out)
 
 
 def _names(ifaces: Sequence[NetInterface]) -> str:
@@ -62,7 +96,7 @@ def decide(
     NONE: no VPN interface is up.
     """
     vpns = [i for i in interfaces if i.kind is InterfaceKind.VPN]
-    up = [i for i in vpns if i.is_up]
+    up = list(vpns_up(interfaces))
     down = [i for i in vpns if not i.is_up]
     names = tuple(i.name for i in up)
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import errno
 import json
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from vpnguard.core.errors import NeedsElevationError, RefusedError
 from vpnguard.core.host import Host
+from vpnguard.core.lock import busy_changing, exclusive
 from vpnguard.core.policy import fsio
 from vpnguard.core.policy.render import Applied, KeyPath
 
@@ -118,51 +116,8 @@ class Journal:
         fsio.atomic_write(self.path, (json.dumps(doc, indent=1) + "\n").encode(), mode=0o644)
 
 
-def _try_lock(fd: int) -> bool:
-    if os.name == "nt":  # pragma: no cover - Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
-            return True
-        except OSError:
-            return False
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError as exc:
-        if exc.errno in (errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-
-
 @contextlib.contextmanager
 def locked(host: Host, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
     """Serialize every change: one protect/unprotect at a time per system."""
-    state = host.state_dir()
-    try:
-        state.mkdir(parents=True, exist_ok=True, mode=0o755)
-        fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except PermissionError:
-        raise NeedsElevationError(
-            f"cannot create vpnguard's state in {state}: run as root", path=str(state)
-        ) from None
-    except OSError as exc:
-        raise fsio.translate(exc, str(state)) from None
-    try:
-        deadline = time.monotonic() + wait_s
-        while not _try_lock(fd):
-            if time.monotonic() > deadline:
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                raise RefusedError(
-                    f"another vpnguard (pid {holder}) is changing policy; gave up after "
-                    f"{wait_s:.0f} s, nothing changed"
-                )
-            time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+    with exclusive(host.state_dir() / "lock", wait_s=wait_s, busy=busy_changing("changing policy")):
         yield
-    finally:
-        os.close(fd)

@@ -149,12 +149,3 @@ def undo(
         if node is not None and node.get(path[-1]) == {}:
             del node[path[-1]]
     return out
-
-
-def lookup(doc: dict[str, Any], path: KeyPath) -> tuple[bool, Any]:
-    node: Any = doc
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return False, None
-        node = node[key]
-    return True, node
