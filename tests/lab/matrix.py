@@ -317,7 +317,7 @@ def summary_rows(results: Mapping[tuple[str, str, str], Cell]) -> list[str]:
                 if cell.turn_leak and not cell.leak:
                     leak += " (own TURN: **leak**)"
                 calls = [_call_text(c) for c in cell.calls if c.connected]
-                how = "calls " + "/".join(dict.fromkeys(calls)) if calls else "no calls"
+                how = "calls " + " or ".join(dict.fromkeys(calls)) if calls else "no calls"
                 bits.append(f"{BROWSER_NAMES[b]}: {leak}, {how}")
             parts.append("<br>".join(bits))
         name = "auto" if level == "auto" else level
@@ -448,7 +448,7 @@ def render_svg(results: Mapping[tuple[str, str, str], Cell], date: str) -> str:
                     color, l1 = COLORS["turnleak"], "own TURN: leak"
                 if level == "auto":
                     l1 += f" ({cell.chosen})"
-                l2 = "/".join(dict.fromkeys(calls)) if calls else "no call"
+                l2 = ", ".join(dict.fromkeys(calls)) if calls else "no call"
             out.append(
                 f'<rect x="{x + 1}" y="{y + 1}" width="{cw - 2}" height="{ch - 2}" '
                 f'fill="{color}" rx="3"/>'

@@ -176,13 +176,14 @@ def no_policy(system_lock: None) -> Iterator[None]:
 
 
 def contradictions(got: Results, want: Results) -> list[str]:
-    """Where a measurement contradicts the recording (in the directions that cannot flake).
+    """Where a measurement contradicts the recording, in the cells that are stable.
 
-    The STUN views and auto's choice must be equal. A call that connects where the
-    recording says "no call", or an own-TURN leak the recording does not know, is a
-    contradiction; a recorded call or own-TURN leak that did not show this time is not
-    (a TURN allocation through the lab's tunnel fails now and then): those are checked
-    per level by :func:`unconfirmed`.
+    Stable, asserted per cell: the two STUN views and auto's choice. Blocked calls: a
+    (browser, level, call) that connected in no scenario of the recording (Firefox under
+    strict, TURN/UDP under Chromium's relay and strict) must never connect. Own-TURN leaks
+    may only reveal addresses some level revealed there in the recording. Not asserted per
+    cell: a "no call" of a level whose call connected elsewhere, and an own-TURN "no leak"
+    (a TURN allocation through the lab's tunnel fails now and then); see :func:`unconfirmed`.
     """
     out = []
     for key in sorted(set(got) | set(want)):
@@ -190,17 +191,19 @@ def contradictions(got: Results, want: Results) -> list[str]:
         if g is None or w is None:
             out.append(f"{key}: measured {g}, recorded {w}")
             continue
+        b, lv, sc = key
         if g.views[:2] != w.views[:2] or g.chosen != w.chosen:
             out.append(
                 f"{key}: views/auto measured {g.views[:2]} {g.chosen!r}, "
                 f"recorded {w.views[:2]} {w.chosen!r}"
             )
-        tg, tw = g.views[2], w.views[2]
-        if tg.verdict == "leak" and not (tw.verdict == "leak" and set(tg.leaked) <= set(tw.leaked)):
-            out.append(f"{key}: own-TURN view leaked {tg.leaked}, recorded {tw}")
-        for name, gc, wc in zip(matrix.CALLS, g.calls, w.calls, strict=True):
-            if gc.connected and not wc.connected:
-                out.append(f"{key}: {name} connected ({gc.path}) where the recording says no call")
+        seen = {a for lv2 in matrix.LEVELS for a in want[(b, lv2, sc)].views[2].leaked}
+        if g.views[2].verdict == "leak" and not set(g.views[2].leaked) <= seen:
+            out.append(f"{key}: own-TURN view leaked {g.views[2].leaked}, never seen there")
+        for i, name in enumerate(matrix.CALLS):
+            blocked = not any(want[(b, lv, s2)].calls[i].connected for s2 in SCENARIOS)
+            if blocked and g.calls[i].connected:
+                out.append(f"{key}: {name} connected ({g.calls[i].path}); recorded as blocked")
     return out
 
 
