@@ -54,6 +54,8 @@ STUN6_URL = f"stun:[{STUN6_IP}]:3478"
 LAN6_ADDR = "2001:db8:5:1::14"
 LAN6_GW = "2001:db8:5:1::1"
 TURN_USER, TURN_SECRET = "alice", "lab-secret"
+TURNS_PORT = 5349  # TURN over TLS, self-signed certificate (the lab's own; see build())
+TURNS_URL = f"turns:{STUN_IP}:{TURNS_PORT}?transport=tcp"
 LAN_ADDR = "192.168.77.2"
 LAN_GW = "192.168.77.1"
 VPN_ADDR = "10.66.0.2"
@@ -214,6 +216,45 @@ class Lab:
             "--simple-log",
             f"--pidfile={self.tmp / 'turn2.pid'}",
         )
+        # TURN over TLS (turns:) with a self-signed certificate made for this lab
+        if shutil.which("openssl"):
+            sh(
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                f"/CN={STUN_IP}",
+                "-addext",
+                f"subjectAltName=IP:{STUN_IP}",
+                "-keyout",
+                str(self.tmp / "turns.key"),
+                "-out",
+                str(self.tmp / "turns.pem"),
+            )
+            self._spawn(
+                i,
+                "turnserver",
+                "-n",
+                f"--listening-ip={STUN_IP}",
+                "--listening-port=3480",
+                f"--tls-listening-port={TURNS_PORT}",
+                f"--relay-ip={STUN_IP}",
+                "--lt-cred-mech",
+                f"--user={TURN_USER}:{TURN_SECRET}",
+                "--realm=lab",
+                "--no-cli",
+                "--no-dtls",
+                f"--cert={self.tmp / 'turns.pem'}",
+                f"--pkey={self.tmp / 'turns.key'}",
+                "--log-file=stdout",
+                "--simple-log",
+                f"--pidfile={self.tmp / 'turn3.pid'}",
+            )
         # WireGuard, userspace, in the foreground so we own the PIDs
         keys = {}
         for name in ("c", "s"):

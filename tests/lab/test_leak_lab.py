@@ -31,6 +31,7 @@ from .netlab import (
     STUN_URL,
     TURN_SECRET,
     TURN_USER,
+    TURNS_URL,
     VPN_ADDR,
     Lab,
 )
@@ -365,14 +366,16 @@ def test_calls_connect_and_bad_turn_input_is_a_reason(
     leaklab: Lab, clean_policy: dict[str, str | None]
 ) -> None:
     """No policy, full tunnel: calls through TURN over UDP and TCP connect (relay only, so
-    TURN itself is proven); a wrong password and an unreachable TURN server are plain
-    reasons within the call's deadline, never a crash or a hang."""
+    TURN itself is proven); a wrong password, an unreachable TURN server and TURN over TLS
+    with an untrusted certificate are plain reasons within the call's deadline, never a
+    crash or a hang."""
     leaklab.set_scenario("full")
     calls = [
         {"name": "turn-udp", "turn": [[TURN_UDP, TURN_USER, TURN_SECRET]], "relay_only": True},
         {"name": "turn-tcp", "turn": [[TURN_TCP, TURN_USER, TURN_SECRET]], "relay_only": True},
         {"name": "bad-password", "turn": [[TURN_UDP, TURN_USER, "wrong"]], "relay_only": True},
         {"name": "unreachable", "turn": [[TURN_DEAD, TURN_USER, TURN_SECRET]], "relay_only": True},
+        {"name": "turns", "turn": [[TURNS_URL, TURN_USER, TURN_SECRET]], "relay_only": True},
     ]
     doc = api_check(leaklab, stun=[STUN_URL], calls=calls)
     for b in doc["browsers"]:
@@ -389,6 +392,12 @@ def test_calls_connect_and_bad_turn_input_is_a_reason(
         assert c["unreachable"]["connected"] is False
         assert "no answer from the TURN server" in c["unreachable"]["reason"], c["unreachable"]
         assert c["unreachable"]["ms"] <= 6000  # bounded by the call deadline
+        # Seen: a self-signed TURN certificate is refused by both headless engines
+        # (Chromium: 701; Firefox ESR: silence). The reason says what would fix it.
+        assert c["turns"]["connected"] is False, (b["id"], c["turns"])
+        assert c["turns"]["reason"].endswith(
+            "TURN over TLS needs a certificate the browser trusts"
+        ), c["turns"]
 
 
 def test_cli_takes_the_turn_password_on_stdin(

@@ -26,17 +26,20 @@ time.sleep(300)
 CRASH = 'sys.stderr.write("Trace/breakpoint trap\\n"); sys.exit(1)'
 REPORTER = """
 import json, urllib.request
-url = sys.argv[-1]
-page = urllib.request.urlopen(url, timeout=5).read().decode()
-cfg = json.loads(page.split('id="vpnguard-config">')[1].split("</script>")[0])
-origin = url.split("/", 3)
-origin = origin[0] + "//" + origin[2]
-doc = {"slot": cfg["slot"], "secret": cfg["secret"], "webrtc": WEBRTC, "candidates": CANDS,
-       "user_agent": "fake", "gathering_state": "complete", "timed_out": False, "error": None,
-       "timings": {}, "media": "granted" if cfg["media"] else None}
-req = urllib.request.Request(origin + cfg["report_url"], json.dumps(doc).encode(),
-      {"Content-Type": "application/json", "Origin": origin}, method="POST")
-urllib.request.urlopen(req, timeout=5)
+def page(url):
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    cfg = json.loads(body.split('id="vpnguard-config">')[1].split("</script>")[0])
+    origin = url.split("/", 3)
+    origin = origin[0] + "//" + origin[2]
+    if cfg["frame_url"]:  # like a browser: the framed page loads and reports too
+        page(cfg["frame_url"])
+    doc = {"slot": cfg["slot"], "secret": cfg["secret"], "webrtc": WEBRTC, "candidates": CANDS,
+           "user_agent": "fake", "gathering_state": "complete", "timed_out": False,
+           "error": None, "timings": {}, "media": "granted" if cfg["media"] else None}
+    req = urllib.request.Request(origin + cfg["report_url"], json.dumps(doc).encode(),
+          {"Content-Type": "application/json", "Origin": origin}, method="POST")
+    urllib.request.urlopen(req, timeout=5)
+page(sys.argv[-1])
 time.sleep(300)  # like a browser: keeps running until killed
 """
 
@@ -275,3 +278,43 @@ def test_a_race_for_the_one_time_url_is_an_error_never_a_pass(tmp_path: Path, co
     assert all("twice" in v.reason for v in r.views)
     assert r.call is not None and not r.call.connected
     assert report.exit_code == 4
+
+
+def test_media_view_never_touches_the_policy_under_test(tmp_path: Path) -> None:
+    """The granted-site view adds fake devices and a stored permission, never a WebRTC pref."""
+    import sqlite3
+
+    from vpnguard.core.leakcheck.report import ViewName
+    from vpnguard.core.leakcheck.runner import (
+        CHROMIUM_MEDIA_FLAGS,
+        FIREFOX_MEDIA_USER_JS,
+        FIREFOX_USER_JS,
+        prepare_profile,
+    )
+
+    assert "peerconnection" not in FIREFOX_USER_JS + FIREFOX_MEDIA_USER_JS
+    ff = Browser("firefox-esr", "Firefox ESR", Family.FIREFOX, None, "/x", "system", False, ())
+    prepare_profile(ff, tmp_path, ViewName.MEDIA_PERMISSION, "http://127.0.0.1:4242")
+    assert "media.navigator.streams.fake" in (tmp_path / "user.js").read_text()
+    db = sqlite3.connect(tmp_path / "permissions.sqlite")
+    try:
+        rows = db.execute(
+            "SELECT origin, type, permission, expireType FROM moz_perms ORDER BY type"
+        ).fetchall()
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        db.close()
+    assert rows == [
+        ("http://127.0.0.1:4242", "camera", 1, 0),
+        ("http://127.0.0.1:4242", "microphone", 1, 0),
+    ]
+    assert version == 12
+    page = tmp_path / "page"
+    page.mkdir()
+    prepare_profile(ff, page, ViewName.NO_PERMISSION, "http://127.0.0.1:4242")
+    assert not (page / "permissions.sqlite").exists()
+    assert "streams.fake" not in (page / "user.js").read_text()
+    cr = Browser("chromium", "Chromium", Family.CHROMIUM, None, "/c", "system", False, ())
+    media = launch_command(cr, "http://u", "/p", ViewName.MEDIA_PERMISSION)
+    assert all(f in media for f in CHROMIUM_MEDIA_FLAGS)
+    assert not set(CHROMIUM_MEDIA_FLAGS) & set(launch_command(cr, "http://u", "/p"))

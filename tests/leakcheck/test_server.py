@@ -290,3 +290,24 @@ def test_connection_lifetime_cuts_a_drip_feed(monkeypatch: pytest.MonkeyPatch) -
     finally:
         c.close()
         s.close()
+
+
+def test_framed_view_may_be_framed_only_by_its_page() -> None:
+    with LeakCheckServer([]) as s:
+        s.add_slot("b-page")
+        top = s.add_slot("b-media", media=True, frame="b-page")
+        assert top.startswith(f"http://127.0.0.1:{s.port}/")
+        assert s.url("b-page").startswith(f"http://localhost:{s.port}/")
+        status, headers, body = request(s, "GET", f"/{s.token}/b-media/")
+        assert status == 200
+        assert headers["content-security-policy"].endswith(f"frame-src http://localhost:{s.port}")
+        assert "x-frame-options" not in headers or headers["x-frame-options"] == "DENY"
+        assert s.url("b-page").encode() in body
+        status, headers, _ = request(
+            s, "GET", f"/{s.token}/b-page/", headers={"Host": f"localhost:{s.port}"}
+        )
+        assert status == 200
+        csp = headers["content-security-policy"]
+        assert f"frame-ancestors http://127.0.0.1:{s.port}" in csp and "'none'" in csp
+        assert "x-frame-options" not in headers
+        assert "frame-src" not in csp

@@ -237,6 +237,13 @@
   }
 
   // -- run ---------------------------------------------------------------------------------
+  if (cfg.frame_url) {
+    // The "any page" view in the same launch: a cross-origin frame, no camera/microphone
+    // (no allow= attribute), gathering and reporting on its own.
+    var frame = document.createElement("iframe");
+    frame.src = cfg.frame_url;
+    document.body.appendChild(frame);
+  }
   if (!report.webrtc) { send(); return; }
   setTimeout(function () { report.timed_out = true; report.error = "page deadline"; send(); }, cfg.page_timeout_ms);
   askMedia().then(function () {

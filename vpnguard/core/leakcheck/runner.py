@@ -2,13 +2,15 @@
 
 Every browser is checked through two *views* (:class:`ViewName`): as any page
 (no permission), and as a site that was allowed camera and microphone -- what
-every meeting site is, and what gets Chromium to hand out raw host addresses.
-Each view is its own headless launch with a fresh temporary profile (managed
-policy is system-wide, so the temporary profile still gets it), in its own
-session so that its whole process tree can be killed by process group. The
-page also places real calls (:class:`CallSpec`). All launches run in
-parallel; each ends the moment its report arrives, its browser exits, or its
-deadline passes: there are no fixed sleeps.
+every meeting site is, and what gets both engines to hand out raw host
+addresses. One headless launch per browser, with a fresh temporary profile
+(managed policy is system-wide, so the temporary profile still gets it), in
+its own session so that its whole process tree can be killed by process
+group: the top-level page is the granted site, and it frames the "any page"
+view from another origin (``localhost``) without camera/microphone
+permission. The page also places real calls (:class:`CallSpec`). All
+launches run in parallel; each ends the moment its reports arrive, its
+browser exits, or its deadline passes: there are no fixed sleeps.
 
 Nothing is left behind: HOME, the XDG dirs and TMPDIR of the launched browser
 point into the launch's temporary dir (crash reports, ``~/.mozilla``,
@@ -144,7 +146,7 @@ def browser_env(tmp: Path, base: Mapping[str, str] | None = None) -> dict[str, s
         "XDG_CACHE_HOME": tmp / "home" / ".cache",
         "XDG_DATA_HOME": tmp / "home" / ".local" / "share",
         "XDG_STATE_HOME": tmp / "home" / ".local" / "state",
-        "TMPDIR": tmp / "tmp",
+        "TMPDIR": tmp / "t",
     }
     for key, path in dirs.items():
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -390,26 +392,43 @@ def grant_firefox_media(profile: Path, origin: str) -> None:
         db.close()
 
 
+def _temp_base() -> str | None:
+    """Where launch dirs go: the user's temp dir, unless its path is so long that Chromium's
+    ``<TMPDIR>/org.chromium.Chromium.XXXXXX/SingletonSocket`` would overflow a Unix socket
+    path (108 bytes; seen: Chromium aborts with status -6). Then /tmp."""
+    base = tempfile.gettempdir()
+    if len(base) > 40 and os.path.isdir("/tmp") and os.access("/tmp", os.W_OK):
+        return "/tmp"
+    return None
+
+
 def _run_one(
     browser: Browser,
     server: LeakCheckServer,
-    slot: str,
-    view: ViewName,
+    slots: Sequence[tuple[ViewName, str]],
     timeout: float,
     progress: Progress,
-) -> _Outcome:
-    out = _Outcome()
+) -> list[tuple[ViewName, _Outcome]]:
+    """One launch at the first slot's page; every slot's report is waited for.
+
+    The first slot is the top-level page (the media view when there is one);
+    a second slot is its cross-origin frame (see ``LeakCheckServer.add_slot``).
+    """
+    outs = {slot: _Outcome() for _, slot in slots}
+    top_view, top = slots[0]
     t0 = time.monotonic()
-    tmp = Path(tempfile.mkdtemp(prefix=f"vpnguard-{slot}-"))
+    tmp = Path(tempfile.mkdtemp(prefix="vpnguard-", dir=_temp_base()))
     profile = tmp / "profile"
     profile.mkdir()
-    url = server.url(slot)
-    origin = url.split("/", 3)
-    prepare_profile(browser, profile, view, f"{origin[0]}//{origin[2]}")
-    argv = launch_command(browser, url, str(profile), view)
-    event = server.event(slot)
+    url = server.url(top)
+    prepare_profile(browser, profile, top_view, server.origin(top))
+    argv = launch_command(browser, url, str(profile), top_view)
+    events = [server.event(slot) for _, slot in slots]
     progress(browser.id, CheckPhase.LAUNCHING)
     proc: subprocess.Popen[bytes] | None = None
+    error: str | None = None
+    exit_status: int | None = None
+    launch_ms = 0.0
     try:
         env = browser_env(tmp)
         with open(tmp / "stderr.log", "wb") as errlog:
@@ -423,46 +442,59 @@ def _run_one(
             )
         popen = proc
 
-        def watch() -> None:  # wakes the waiter the moment the browser dies
+        def watch() -> None:  # wakes the waiters the moment the browser dies
             popen.wait()
-            event.set()
+            for e in events:
+                e.set()
 
         threading.Thread(target=watch, daemon=True).start()
-        out.timings["launch_ms"] = (time.monotonic() - t0) * 1000
+        launch_ms = (time.monotonic() - t0) * 1000
         progress(browser.id, CheckPhase.WAITING)
-        report = server.wait(slot, max(0.0, timeout - (time.monotonic() - t0)))
-        if report is None and proc.poll() is not None:
-            # It died; a report may still be in flight on the server thread.
-            report = server.wait(slot, 0.2)
-        if report is not None:
-            out.report = report
+        for _, slot in slots:
+            report = server.wait(slot, max(0.0, timeout - (time.monotonic() - t0)))
+            if report is None and proc.poll() is not None:
+                # It died; a report may still be in flight on the server thread.
+                report = server.wait(slot, 0.2)
+            if report is not None:
+                outs[slot].report = report
+            elif server.tampered(slot):
+                outs[slot].error = "; ".join(server.tampered(slot))
+            elif proc.poll() is not None:
+                exit_status = proc.returncode
+                tail = _tail(tmp / "stderr.log")
+                outs[slot].error = (
+                    f"browser exited with status {proc.returncode} before reporting"
+                    + (f": {tail}" if tail else "")
+                )
+            else:
+                rej = server.rejected(slot)
+                outs[slot].error = (
+                    f"no report within {timeout:g} s (browser hung); process tree killed"
+                    + (f"; rejected: {'; '.join(rej)}" if rej else "")
+                )
+        if all(o.report is not None for o in outs.values()):
             progress(browser.id, CheckPhase.REPORTED)
-        elif server.tampered(slot):
-            out.error = "; ".join(server.tampered(slot))
-        elif proc.poll() is not None:
-            out.exit_status = proc.returncode
-            tail = _tail(tmp / "stderr.log")
-            out.error = f"browser exited with status {proc.returncode} before reporting" + (
-                f": {tail}" if tail else ""
-            )
-        else:
-            rej = server.rejected(slot)
-            out.error = f"no report within {timeout:g} s (browser hung); process tree killed" + (
-                f"; rejected: {'; '.join(rej)}" if rej else ""
-            )
     except OSError as exc:
-        out.error = f"cannot start {browser.path}: {exc.strerror or exc}"
+        error = f"cannot start {browser.path}: {exc.strerror or exc}"
     finally:
         if proc is not None:
             kill_tree(proc, str(tmp))
         end = time.monotonic()
-        out.timings["total_ms"] = (end - t0) * 1000
-        if out.report is not None:
-            out.timings["end_after_report_ms"] = (end - out.report.received) * 1000
-            out.timings["report_after_launch_ms"] = (out.report.received - t0) * 1000
         shutil.rmtree(tmp, ignore_errors=True)
-        out.tampered = tuple(server.tampered(slot))
-    return out
+        # Whoever stole one page of a launch holds the URLs of the rest: none is trusted.
+        tampered = tuple(dict.fromkeys(t for _, slot in slots for t in server.tampered(slot)))
+        for _, slot in slots:
+            out = outs[slot]
+            if error is not None:
+                out.error = error
+            out.exit_status = exit_status
+            out.timings["launch_ms"] = launch_ms
+            out.timings["total_ms"] = (end - t0) * 1000
+            if out.report is not None:
+                out.timings["end_after_report_ms"] = (end - out.report.received) * 1000
+                out.timings["report_after_launch_ms"] = (out.report.received - t0) * 1000
+            out.tampered = tampered
+    return [(view, outs[slot]) for view, slot in slots]
 
 
 def _parse_all(lines: Sequence[str]) -> tuple[tuple[Candidate, ...], tuple[Rejected, ...]]:
@@ -710,22 +742,33 @@ def run_check(
             pending.append((None, slot, [(ViewName.NO_PERMISSION, fut)]))
         else:
             for b, slot in runnable:
-                futs = []
-                for view in views:
-                    vslot = f"{slot}-{'media' if view is ViewName.MEDIA_PERMISSION else 'page'}"
+                # One launch per browser: the top page is the media view (when asked
+                # for), and frames the permissionless view from another origin.
+                ordered = sorted(views, key=lambda v: v is not ViewName.MEDIA_PERMISSION)
+                names = {
+                    v: f"{slot}-{'media' if v is ViewName.MEDIA_PERMISSION else 'page'}"
+                    for v in ordered
+                }
+                for view in reversed(ordered):  # the framed slot first
                     server.add_slot(
-                        vslot,
+                        names[view],
                         media=view is ViewName.MEDIA_PERMISSION,
                         calls=calls if view is call_view else (),
+                        frame=names[ordered[1]]
+                        if view is ordered[0] and len(ordered) > 1
+                        else None,
                     )
-                    futs.append(
-                        (view, pool.submit(_run_one, b, server, vslot, view, timeout, notify))
-                    )
-                pending.append((b, slot, futs))
+                launch = pool.submit(
+                    _run_one, b, server, [(v, names[v]) for v in ordered], timeout, notify
+                )
+                pending.append((b, slot, [(v, launch) for v in views]))
         facts = path_future.result() if path_future is not None else paths
         assert facts is not None
         for ob, slot, futs in pending:
-            outcomes = [(view, fut.result()) for view, fut in futs]
+            outcomes: list[tuple[ViewName, _Outcome]] = []
+            for view, fut in futs:
+                got = fut.result()  # _run_one: [(view, outcome)]; _interactive: an outcome
+                outcomes.append((view, dict(got)[view] if isinstance(got, list) else got))
             prot = protections.get(ob.id, "unknown") if ob else "unknown"
             res = result_for(
                 ob, slot, outcomes, network, facts, prot, calls=calls, call_view=call_view

@@ -43,7 +43,10 @@ MAX_CALLS = 8
 READ_TIMEOUT = 5.0  # seconds a connection may stay silent mid-request
 CONN_LIFETIME = 20.0  # seconds any one connection may live
 MAX_CONNECTIONS = 32
-DEFAULT_SETTLE = 1.5  # seconds without a new candidate that end an open gathering
+# Seconds without a new candidate that end a gathering still open (sockets whose STUN is
+# dropped keep it open ~10 s). Answers on a working path come within a round trip, or
+# after Chromium's first two STUN retransmits (250 ms, then 500 ms) when packets are lost.
+DEFAULT_SETTLE = 1.0
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'none'; "
     "style-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -235,10 +238,21 @@ class CallSpec:
 
 
 class _Slot:
-    def __init__(self, slot: str, media: bool, calls: Sequence[CallSpec]) -> None:
+    def __init__(
+        self,
+        slot: str,
+        media: bool,
+        calls: Sequence[CallSpec],
+        host: str = "127.0.0.1",
+        frame: str | None = None,
+        parent: str | None = None,
+    ) -> None:
         self.slot = slot
         self.media = media
         self.calls = tuple(calls)
+        self.host = host  # the page's origin host: "127.0.0.1" or "localhost"
+        self.frame = frame  # slot framed (cross-origin, no permission) inside this page
+        self.parent = parent  # slot whose page frames this one
         self.secret = secrets.token_urlsafe(24)
         self.event = threading.Event()
         self.report: PageReport | None = None
@@ -372,22 +386,50 @@ class LeakCheckServer:
         self.close()
 
     # -- slots -----------------------------------------------------------------------
-    def add_slot(self, slot: str, *, media: bool = False, calls: Sequence[CallSpec] = ()) -> str:
-        """Register a slot (one browser launch) and return its one-time page URL.
+    def add_slot(
+        self,
+        slot: str,
+        *,
+        media: bool = False,
+        calls: Sequence[CallSpec] = (),
+        frame: str | None = None,
+    ) -> str:
+        """Register a slot (one page) and return its one-time page URL.
 
         ``media``: the page asks for camera and microphone before gathering.
-        ``calls``: the calls the page places after gathering.
+        ``calls``: the calls the page places after gathering. ``frame``: a
+        slot registered before, whose page this page embeds as a cross-origin
+        iframe (served from ``localhost`` instead of ``127.0.0.1``, without
+        ``allow="camera; microphone"``): a page without permission inside the
+        same launch.
         """
         if not slot or len(slot) > 64 or not set(slot) <= _SLOT_CHARS:
             raise ValueError(f"bad slot name {slot!r}")
         if len(calls) > MAX_CALLS:
             raise ValueError(f"at most {MAX_CALLS} calls per page")
         with self._lock:
-            self._slots.setdefault(slot, _Slot(slot, media, calls))
+            if frame is not None:
+                framed = self._slots[frame]
+                framed.host, framed.parent = "localhost", slot
+            self._slots.setdefault(slot, _Slot(slot, media, calls, frame=frame))
         return self.url(slot)
 
+    def origin(self, slot: str) -> str:
+        return f"http://{self._slots[slot].host}:{self.port}"
+
     def url(self, slot: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{self.token}/{slot}/"
+        return f"{self.origin(slot)}/{self.token}/{slot}/"
+
+    def csp(self, slot: str | None) -> str:
+        """The page's CSP: a framing page may frame its one framed page, nothing else."""
+        s = self._slots.get(slot) if slot else None
+        if s is None:
+            return CSP
+        if s.frame is not None:
+            return CSP + f"; frame-src {self.origin(s.frame)}"
+        if s.parent is not None:
+            return CSP.replace("frame-ancestors 'none'", f"frame-ancestors {self.origin(s.parent)}")
+        return CSP
 
     def event(self, slot: str) -> threading.Event:
         """The event set when ``slot``'s report arrives (the runner also sets it on exit)."""
@@ -442,6 +484,7 @@ class LeakCheckServer:
             # The page reports by itself before this, whatever hangs.
             "page_timeout_ms": media_ms + max(gather_ms, call_ms if s.calls else 0) + 1500,
             "report_url": f"/{self.token}/{slot}/report",
+            "frame_url": self.url(s.frame) if s.frame else None,
         }
         # "<" escaped so no value can close the data block.
         data = json.dumps(cfg).replace("<", "\\u003c").replace(">", "\\u003e")
@@ -506,14 +549,20 @@ class LeakCheckServer:
                 log.debug("http %s: " + format, self.client_address[0], *args)
 
             def _send(
-                self, status: HTTPStatus, body: bytes = b"", ctype: str = "text/plain"
+                self,
+                status: HTTPStatus,
+                body: bytes = b"",
+                ctype: str = "text/plain",
+                slot: str | None = None,
             ) -> None:
                 self.send_response(status)
-                self.send_header("Content-Security-Policy", CSP)
+                csp = server.csp(slot)
+                self.send_header("Content-Security-Policy", csp)
                 self.send_header("X-Content-Type-Options", "nosniff")
                 self.send_header("Referrer-Policy", "no-referrer")
                 self.send_header("Cache-Control", "no-store")
-                self.send_header("X-Frame-Options", "DENY")
+                if "frame-ancestors 'none'" in csp:
+                    self.send_header("X-Frame-Options", "DENY")
                 self.send_header("Content-Type", ctype + "; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 if status >= 400:
@@ -562,7 +611,7 @@ class LeakCheckServer:
                     if page is None:
                         self._send(HTTPStatus.GONE, b"this page was already served")
                     else:
-                        self._send(HTTPStatus.OK, page, "text/html")
+                        self._send(HTTPStatus.OK, page, "text/html", slot=route[0])
                 else:
                     self._send(HTTPStatus.METHOD_NOT_ALLOWED, b"POST only")
 
