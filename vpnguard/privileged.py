@@ -144,8 +144,8 @@ def parse_request(raw: bytes) -> Request:
     level: str | None = None
     if op == Action.PROTECT:
         level = doc.get("level", "strict")
-        if not isinstance(level, str) or level not in ("strict", "balanced"):
-            raise _refuse('\'level\' must be "strict" or "balanced"')
+        if not isinstance(level, str) or level not in ("strict", "relay", "balanced", "auto"):
+            raise _refuse('\'level\' must be "strict", "relay", "balanced" or "auto"')
     browsers: tuple[str, ...] | None = None
     if "browsers" in doc and doc["browsers"] is not None:
         value = doc["browsers"]

@@ -35,6 +35,8 @@ def _net(mode: str) -> service.NetworkState:
     [
         (Level.STRICT, "split", True),
         (Level.STRICT, "full", True),
+        (Level.RELAY, "split", True),
+        (Protection.RELAY, "split", True),
         (Level.BALANCED, "full", True),
         (Level.BALANCED, "none", True),
         (Level.BALANCED, "split", False),

@@ -16,6 +16,13 @@ tunnel and STUN server are built once per test module:
 * ``full``:  default route through the tunnel; STUN sees the exit 203.0.113.10
 * ``split``: like full, plus 198.51.100.1/32 via the LAN; STUN sees 192.168.77.2
 * ``novpn``: tunnel link down, default route via the LAN
+* ``ipv6``: full tunnel for IPv4 only, while the LAN has a global-looking IPv6
+  address (2001:db8:5:1::14, nodad) and the IPv6 default route goes by the
+  LAN; STUN/TURN also answer on 2001:db8:53::1 in ``inet``. A STUN request
+  over IPv6 leaves outside the tunnel: the classic IPv6 leak.
+
+coturn: STUN on 3478 (UDP), TURN with long-term credentials on 3479 over UDP
+and TCP, both on 198.51.100.1 and 2001:db8:53::1.
 
 Everything is torn down on exit, even after a failure: processes by their own
 PID/process group, namespaces by name, temp files by path.
@@ -40,6 +47,12 @@ REPO = Path(__file__).resolve().parents[2]
 STUN_IP = "198.51.100.1"
 STUN_URL = f"stun:{STUN_IP}:3478"
 TURN_URL = f"turn:{STUN_IP}:3479?transport=tcp"  # long-term credentials alice/secret
+TURN_UDP_URL = f"turn:{STUN_IP}:3479?transport=udp"
+TURN_TCP_URL = TURN_URL
+STUN6_IP = "2001:db8:53::1"
+STUN6_URL = f"stun:[{STUN6_IP}]:3478"
+LAN6_ADDR = "2001:db8:5:1::14"
+LAN6_GW = "2001:db8:5:1::1"
 TURN_USER, TURN_SECRET = "alice", "lab-secret"
 TURNS_PORT = 5349  # TURN over TLS, self-signed certificate (the lab's own; see build())
 TURNS_URL = f"turns:{STUN_IP}:{TURNS_PORT}?transport=tcp"
@@ -49,6 +62,8 @@ VPN_ADDR = "10.66.0.2"
 EXIT_ADDR = "203.0.113.10"
 WG_SOCK_DIR = Path("/var/run/wireguard")
 SCENARIOS = ("full", "split", "novpn")
+# Every scenario the matrix measures (SCENARIOS stays the leak lab's original three).
+ALL_SCENARIOS = ("full", "split", "ipv6", "novpn")
 REQUIRED = ("ip", "wg", "wireguard-go", "turnserver", "nft")
 
 
@@ -127,6 +142,8 @@ class Lab:
         self.ns(c, "ip", "addr", "add", f"{LAN_ADDR}/24", "dev", self.lan_c)
         self.ns(i, "ip", "addr", "add", f"{LAN_GW}/24", "dev", self.lan_i)
         self.ns(i, "ip", "addr", "add", f"{STUN_IP}/32", "dev", "lo")
+        self.ns(i, "ip", "-6", "addr", "add", f"{STUN6_IP}/128", "dev", "lo", "nodad")
+        self.ns(i, "ip", "-6", "addr", "add", f"{LAN6_GW}/64", "dev", self.lan_i, "nodad")
         self.ns(c, "ip", "link", "set", self.lan_c, "up")
         self.ns(i, "ip", "link", "set", self.lan_i, "up")
         # client <-> vpn server (carries the WireGuard UDP)
@@ -169,6 +186,7 @@ class Lab:
             "turnserver",
             "-n",
             f"--listening-ip={STUN_IP}",
+            f"--listening-ip={STUN6_IP}",
             "--listening-port=3478",
             "--stun-only",
             "--no-cli",
@@ -184,8 +202,10 @@ class Lab:
             "turnserver",
             "-n",
             f"--listening-ip={STUN_IP}",
+            f"--listening-ip={STUN6_IP}",
             "--listening-port=3479",
             f"--relay-ip={STUN_IP}",
+            f"--relay-ip={STUN6_IP}",
             "--lt-cred-mech",
             f"--user={TURN_USER}:{TURN_SECRET}",
             "--realm=lab",
@@ -288,11 +308,11 @@ class Lab:
         self._wait("STUN through the tunnel", lambda: self.stun_mapped() == EXIT_ADDR, 15)
         return self
 
-    def stun_mapped(self) -> str | None:
+    def stun_mapped(self, server: str = STUN_IP) -> str | None:
         """What the STUN server sees from the client namespace (one quick probe)."""
         code = (
             "from vpnguard.core.leakcheck.stun import stun_probe;"
-            f"print(stun_probe('{STUN_IP}', 3478, timeout=0.6).mapped)"
+            f"print(stun_probe('{server}', 3478, timeout=0.6).mapped)"
         )
         out = sh(
             "ip",
@@ -310,7 +330,14 @@ class Lab:
     def set_scenario(self, name: str) -> None:
         c = self.client
         self.ns(c, "ip", "route", "del", f"{STUN_IP}/32", check=False)
-        if name in ("full", "split"):
+        # IPv6 on the LAN only in the ipv6 scenario (flushing also drops its routes)
+        self.ns(c, "ip", "-6", "addr", "flush", "dev", self.lan_c, "scope", "global")
+        # the route outlives its address: left in place, IPv6 would leave from fe80::
+        self.ns(c, "ip", "-6", "route", "del", "default", check=False)
+        if name == "ipv6":
+            self.ns(c, "ip", "-6", "addr", "add", f"{LAN6_ADDR}/64", "dev", self.lan_c, "nodad")
+            self.ns(c, "ip", "-6", "route", "replace", "default", "via", LAN6_GW, "dev", self.lan_c)
+        if name in ("full", "split", "ipv6"):
             self.ns(c, "ip", "link", "set", self.wg_c, "up")
             self.ns(c, "ip", "route", "replace", "default", "dev", self.wg_c)
             if name == "split":

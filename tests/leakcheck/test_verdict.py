@@ -145,3 +145,24 @@ def test_relay_raddr_is_judged_as_the_mapped_address() -> None:
     v, reason, f = verdict([c("198.51.100.1", "relay", raddr="192.168.77.2")], "split")
     assert v is Verdict.LEAK and "192.168.77.2 (relay)" in reason
     assert [(x.field, x.leak) for x in f] == [("address", False), ("raddr", True)]
+
+
+def test_srflx_whose_raddr_is_the_exit_passes_in_a_full_tunnel() -> None:
+    """Seen (lab matrix): Firefox balanced, camera-allowed page: "srflx <exit> raddr <exit>"."""
+    line = c("203.0.113.10", raddr="203.0.113.10")
+    v, _, f = verdict([line], "full")
+    assert v is Verdict.PASS
+    assert [(x.field, x.kind) for x in f] == [
+        ("address", AddressKind.VPN_EXIT),
+        ("raddr", AddressKind.VPN_EXIT),
+    ]
+    # the same line where the STUN route bypasses the VPN is still judged a leak
+    assert verdict([c("192.168.77.2", raddr="192.168.77.2")], "split")[0] is Verdict.LEAK
+
+
+def test_relay_whose_raddr_is_the_relay_itself_reveals_nothing() -> None:
+    """Seen (lab matrix, no VPN): Firefox's relay candidates carry the relay as raddr."""
+    v, _, f = verdict([c("198.51.100.1", "relay", raddr="198.51.100.1")], "novpn", vpn=False)
+    assert v is Verdict.PASS and [x.field for x in f] == ["address"]
+    v, _, _ = verdict([c("198.51.100.1", "relay", raddr="192.168.77.2")], "novpn", vpn=False)
+    assert v is Verdict.LEAK

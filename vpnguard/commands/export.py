@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--level",
         default="strict",
-        metavar="strict|balanced",
+        metavar="strict|relay|balanced",
         help="protection level (default: strict)",
     )
     parser.add_argument(

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from vpnguard.cli import Env
 
 
-LEVELS = ("strict", "balanced")
+LEVELS = ("strict", "relay", "balanced", "auto")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,14 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from vpnguard.core.model import Level
+    from vpnguard.core.model import LevelChoice
 
     if args.hook_action == "run":
         from vpnguard.vpnclient.hookrun import run_hook
 
         return run_hook(
             args.kind,
-            level=Level(args.level),
+            level=LevelChoice(args.level),
             root=args.root,
             fail_closed=args.fail_closed,
             event=args.event,
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
         args.hook_action,
         install.HookOptions(
             kind=args.kind,
-            level=Level(args.level),
+            level=LevelChoice(args.level),
             interfaces=tuple(args.interface),
             config=args.config,
             root=args.root,

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--level",
-        choices=("strict", "balanced"),
+        choices=("strict", "relay", "balanced", "auto"),
         default="strict",
         help=service.LEVEL_HELP,
     )

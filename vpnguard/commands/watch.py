@@ -13,7 +13,12 @@ if TYPE_CHECKING:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vpnguard.cli import add_common
 
-    parser.add_argument("--level", choices=("strict", "balanced"), default="strict")
+    parser.add_argument(
+        "--level",
+        choices=("strict", "relay", "balanced", "auto"),
+        default="strict",
+        help="auto follows the tunnel: re-chosen (and re-written) whenever the routes change",
+    )
     parser.add_argument(
         "--vpn",
         action="append",
@@ -29,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from vpnguard.core.model import Level
+    from vpnguard.core.model import LevelChoice
     from vpnguard.vpnclient import watch
 
     if args.status:
@@ -50,4 +55,4 @@ def run(args: argparse.Namespace, env: Env) -> int:
         for handler in logging.getLogger().handlers:
             handler.setLevel(logging.INFO)
         logging.getLogger().setLevel(logging.INFO)
-    return watch.watch(Level(args.level), args.vpn, args.always, args.root)
+    return watch.watch(LevelChoice(args.level), args.vpn, args.always, args.root)

@@ -26,16 +26,35 @@ class Family(StrEnum):
 
 
 class Level(StrEnum):
-    """A protection level; what it means per browser family is in core.policy.levels."""
+    """A concrete protection level: what it writes per family is in core.policy.levels.
+
+    Ordered from the strongest; ``RELAY`` is the recommended one (the lab's
+    matrix, docs/matrix.md: no leak in any scenario, calls through TURN).
+    """
 
     STRICT = "strict"
+    RELAY = "relay"
     BALANCED = "balanced"
+
+
+class LevelChoice(StrEnum):
+    """What a user may ask for: a concrete level, or ``auto`` (follow the tunnel).
+
+    ``auto`` is resolved to a :class:`Level` from the network as it is now
+    (core.policy.auto); nothing is ever written "at auto".
+    """
+
+    STRICT = "strict"
+    RELAY = "relay"
+    BALANCED = "balanced"
+    AUTO = "auto"
 
 
 class Protection(StrEnum):
     """What the policy on disk gives a browser, read back from disk."""
 
     STRICT = "strict"
+    RELAY = "relay"
     BALANCED = "balanced"
     NONE = "none"
     CONFLICT = "conflict"  # another managed source sets the same key differently
@@ -243,8 +262,9 @@ class NetworkState(JsonMixin):
 
 # Values that ``vpnguard status`` never builds live in vpnguard.core.model_extra and are
 # loaded on first use (a frozen dataclass costs a few hundred microseconds to create).
-_EXTRA = frozenset({"CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"})
+_EXTRA = frozenset({"AutoChoice", "CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"})
 if TYPE_CHECKING:
+    from vpnguard.core.model_extra import AutoChoice as AutoChoice
     from vpnguard.core.model_extra import CatalogEntry as CatalogEntry
     from vpnguard.core.model_extra import FileChange as FileChange
     from vpnguard.core.model_extra import LevelAdvice as LevelAdvice

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from vpnguard.core.model import Family, FileAction
+from vpnguard.core.model import Family, FileAction, JsonMixin, Level
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,3 +59,11 @@ class TurnServer:
     url: str
     username: str
     credential: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoChoice(JsonMixin):
+    """What ``auto`` chose for the network as it is now, and why (core.policy.auto)."""
+
+    level: Level
+    reason: str

@@ -26,6 +26,7 @@ from vpnguard.core.model import (
     Family,
     FileAction,
     Level,
+    LevelChoice,
     NetInterface,
     NetworkState,
     PolicyState,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from vpnguard.core.leakcheck import CallSpec as CallSpec
     from vpnguard.core.leakcheck import CheckReport as CheckReport
     from vpnguard.core.leakcheck import ViewName as ViewName
-    from vpnguard.core.model import CatalogEntry, FileChange, LevelAdvice, TurnServer
+    from vpnguard.core.model import AutoChoice, CatalogEntry, FileChange, LevelAdvice, TurnServer
     from vpnguard.core.policy.registry import Registry
 
 # Auto mode's state (its files in the state directory and their format), for hooks and
@@ -130,16 +131,19 @@ class ChangeReport:
     notices: tuple[str, ...]
     restart_needed: tuple[str, ...]
     status: StatusReport
+    auto: AutoChoice | None = None  # set when the level was asked as ``auto``
 
     @property
     def changed(self) -> bool:
         return any(c.action is not FileAction.UNCHANGED for c in self.changes)
 
     def to_json(self) -> dict[str, Any]:
+        auto = {"auto": self.auto.to_json()} if self.auto is not None else {}
         return {
             "schema_version": SCHEMA_VERSION,
             "ok": True,
             "action": self.action.value,
+            **auto,
             "level": self.level.value if self.level else None,
             "dry_run": self.dry_run,
             "changes": [c.to_json() for c in self.changes],
@@ -192,11 +196,13 @@ def status(
 
 
 BALANCED_SPLIT = (
-    "'balanced' does not hold in a split tunnel: the public address can still leak; 'strict' does."
+    "'balanced' does not hold in a split tunnel (nor with IPv6 around the VPN): the public "
+    "address can still leak there; 'relay' holds everywhere."
 )
 LEVEL_HELP = (
-    "strict (default) holds in split tunnels too; balanced keeps more direct calls working "
-    "but still leaks in a split tunnel"
+    "relay (recommended) leaks in no scenario and keeps calls through TURN; strict (default) "
+    "also blocks Firefox calls; balanced keeps direct calls but holds only in a full tunnel; "
+    "auto picks balanced in a verified full tunnel and relay otherwise"
 )
 
 
@@ -204,14 +210,17 @@ def level_advice(level: Level | Protection | str, network: NetworkState | None) 
     """Whether ``level`` (a level to write, or a protection read from disk) stops WebRTC
     from revealing the address traffic leaves with, on ``network`` (None: unknown).
 
-    The rule, once: 'strict' holds everywhere; 'balanced' (default-route interface
-    only) holds unless the tunnel is split, where the default route is the ISP's;
-    anything else (none, partial, conflict, ...) does not hold.
+    The rule, once, from the lab matrix (docs/matrix.md): 'relay' and 'strict' hold
+    everywhere; 'balanced' (default-route interface only) does not hold in a split
+    tunnel (an IPv6 route around the tunnel counts as one). Without a VPN it shows the
+    address traffic leaves with anyway, so it "holds" here, though the check reports
+    that address (and ``auto`` prefers relay there); anything else (none, partial,
+    conflict, ...) does not hold.
     """
     from vpnguard.core.model import LevelAdvice
 
     value = Protection(level.value if isinstance(level, Level) else level)
-    if value is Protection.STRICT:
+    if value in (Protection.STRICT, Protection.RELAY):
         return LevelAdvice(True, "")
     if value is Protection.BALANCED:
         if network is not None and network.tunnel is TunnelMode.SPLIT:
@@ -232,13 +241,13 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
         ]
         if weak:
             out.append(
-                "split tunnel: 'balanced' does not stop the leak here; use 'strict' for "
+                "split tunnel: 'balanced' does not stop the leak here; use 'relay' (or 'auto') for "
                 + ", ".join(weak)
             )
         out.append(
-            "split tunnel: even under 'strict', a page that brings its own TURN server reached "
-            "outside the VPN learns your ISP-side address (seen in the lab with Chromium); "
-            "send all traffic through the VPN to close that."
+            "split tunnel: even under 'relay' or 'strict', a page that brings its own TURN server "
+            "reached outside the VPN learns your ISP-side address (seen in the lab with "
+            "Chromium); send all traffic through the VPN to close that."
         )
     for b in report.browsers:
         if b.policy.protection is Protection.CONFLICT:
@@ -246,11 +255,38 @@ def warnings_for(report: StatusReport) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _level(level: Level | str) -> Level:
+def _level(level: Level | LevelChoice | str) -> LevelChoice:
     try:
-        return Level(level)
+        return LevelChoice(level)
     except ValueError:
-        raise UsageError(f"unknown level {level!r} (strict or balanced)") from None
+        known = ", ".join(c.value for c in LevelChoice)
+        raise UsageError(f"unknown level {level!r} (known: {known})") from None
+
+
+def auto_level(
+    *,
+    root: str | os.PathLike[str] | None = None,
+    host: Host | None = None,
+    network: NetworkState | None = None,
+) -> AutoChoice:
+    """The concrete level ``auto`` means for the network as it is now, with the reason."""
+    from vpnguard.core.network.bypass import kernel_routes
+    from vpnguard.core.policy.auto import bypass_routes, choose
+
+    h = _host(root, host)
+    net = network if network is not None else _network(h)
+    rows = kernel_routes() if h.is_live and net is not None else None
+    bypass = bypass_routes(rows, net.vpn_interfaces) if rows is not None and net else None
+    return choose(net, bypass)
+
+
+def _concrete(
+    choice: LevelChoice, h: Host, network: NetworkState | None = None
+) -> tuple[Level, AutoChoice | None]:
+    if choice is LevelChoice.AUTO:
+        picked = auto_level(host=h, network=network)
+        return picked.level, picked
+    return Level(choice.value), None
 
 
 MANAGED_NOTICE = (
@@ -271,6 +307,12 @@ def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Acti
             notes.append(MANAGED_NOTICE)
         if level is Level.BALANCED:
             notes.append(BALANCED_SPLIT)
+        if level is not None:
+            from vpnguard.core.policy.levels import CALLS
+
+            for fam in sorted({b.browser.family for b in touched}):
+                names = ", ".join(b.browser.name for b in touched if b.browser.family is fam)
+                notes.append(f"Calls under '{level.value}' in {names}: {CALLS[level][fam]}.")
     for b in touched:
         spec = BY_ID[b.browser.id]
         if b.browser.running and spec.restart_to_apply:
@@ -346,16 +388,27 @@ def _change(
 
 
 def protect(
-    level: Level | str = Level.STRICT,
+    level: Level | LevelChoice | str = Level.STRICT,
     browsers: Sequence[str] | None = None,
     *,
     dry_run: bool = False,
     root: str | os.PathLike[str] | None = None,
     host: Host | None = None,
     registry: Registry | None = None,
+    network: NetworkState | None = None,
 ) -> ChangeReport:
-    """Write WebRTC policy at ``level`` for the installed browsers (or ``browsers``)."""
-    return _change(Action.PROTECT, _level(level), browsers, dry_run, _host(root, host), registry)
+    """Write WebRTC policy at ``level`` for the installed browsers (or ``browsers``).
+
+    ``auto`` is resolved first (:func:`auto_level`, or from ``network`` when
+    given) and the report's ``auto`` says what it chose and why.
+    """
+    h = _host(root, host)
+    concrete, picked = _concrete(_level(level), h, network)
+    report = _change(Action.PROTECT, concrete, browsers, dry_run, h, registry)
+    if picked is None:
+        return report
+    notices = (f"auto chose '{picked.level.value}': {picked.reason}", *report.notices)
+    return dataclasses.replace(report, auto=picked, notices=notices)
 
 
 def unprotect(
@@ -500,11 +553,18 @@ def policy_file(target: PolicyTarget) -> str:
     return file_of(target.kind, target.location)
 
 
-def level_summary(level: Level | str) -> str:
-    """What a level does, in a paragraph for people."""
-    from vpnguard.core.policy.levels import LEVEL_SUMMARY
+def level_summary(level: Level | LevelChoice | str) -> str:
+    """What a level (or ``auto``) does, in a paragraph for people."""
+    from vpnguard.core.policy.levels import CHOICE_SUMMARY
 
-    return LEVEL_SUMMARY[_level(level)]
+    return CHOICE_SUMMARY[_level(level)]
+
+
+def level_calls(level: Level | str, family: Family) -> str:
+    """What ``level`` leaves of calls in ``family``, in plain words (measured: docs/matrix.md)."""
+    from vpnguard.core.policy.levels import CALLS
+
+    return CALLS[Level(_level(level).value)][family]
 
 
 # ---- leak check inputs ------------------------------------------------------------------------

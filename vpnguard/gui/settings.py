@@ -35,8 +35,8 @@ class Settings:
 
     @property
     def level(self) -> str:
-        value = self._str("protect/level", "strict")
-        return value if value in ("strict", "balanced") else "strict"
+        value = self._str("protect/level", "relay")  # the recommended level (docs/matrix.md)
+        return value if value in ("strict", "relay", "balanced", "auto") else "relay"
 
     @level.setter
     def level(self, value: str) -> None:

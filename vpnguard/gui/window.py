@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 PROTECTION_TEXT = {
     Protection.STRICT: "Protected (Strict)",
+    Protection.RELAY: "Protected (Relay)",
     Protection.BALANCED: "Protected (Balanced)",
     Protection.NONE: "Not protected",
     Protection.CONFLICT: "Conflict",
@@ -81,16 +82,28 @@ COL_BROWSER, COL_PROTECTION, COL_CHECK, COL_NOTE = range(4)
 #: entry per level; the technical meaning is core's LEVEL_SUMMARY, behind Details.
 LEVEL_CHOICES: tuple[tuple[str, str, str], ...] = (
     (
-        "strict",
-        "Strict (recommended)",
+        "relay",
+        "Relay (recommended)",
         "Sites never learn your real address or your home network's addresses, also when "
-        "part of your traffic bypasses the VPN. Video calls in Chrome-type browsers still "
-        "work on services that relay them; calls in Firefox stop working.",
+        "part of your traffic bypasses the VPN, and video calls keep working through the "
+        "meeting service's relay. Measured: docs/matrix.md.",
+    ),
+    (
+        "auto",
+        "Automatic (follows your VPN)",
+        "Allows direct video calls while your VPN verifiably carries all your traffic, and "
+        "switches to Relay when it does not (split tunnel, IPv6 around the VPN, no VPN).",
+    ),
+    (
+        "strict",
+        "Strict",
+        "Like Relay, but calls in Firefox stop working; calls in Chrome-type browsers work "
+        "only on services that relay them over TCP.",
     ),
     (
         "balanced",
         "Balanced",
-        "Hides your home network's addresses and keeps video calls working. Not enough "
+        "Hides your home network's addresses and keeps direct video calls. Not enough "
         "when part of your traffic bypasses the VPN (split tunnel): there your real "
         "address can still show.",
     ),
@@ -273,6 +286,7 @@ class BrowserList(QTreeWidget):
             item.setToolTip(COL_PROTECTION, policy.detail or prot)
             icon = {
                 Protection.STRICT: "status-protected",
+                Protection.RELAY: "status-protected",
                 Protection.BALANCED: "status-protected",
                 Protection.CONFLICT: "status-leak",
                 Protection.PARTIAL: "status-unprotected",
@@ -627,7 +641,7 @@ class MainWindow(QMainWindow):
         value = str(self.level.currentData())
         self.level_help.setText(LEVEL_TEXT.get(value, ""))
         try:
-            self.level_tech.setText(service.level_summary(Level(value)))
+            self.level_tech.setText(service.level_summary(value))
         except (ValueError, KeyError):
             self.level_tech.setText("")
         self.settings.level = value

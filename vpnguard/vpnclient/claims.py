@@ -27,17 +27,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from vpnguard.core.model import Action, Level
+from vpnguard.core.model import Action, LevelChoice
 from vpnguard.core.service import AUTO_LOCK_FILE, AUTO_STATE_FILE, AutoState, Host
 from vpnguard.vpnclient.fsutil import locked
 
 log = logging.getLogger(__name__)
 
 # (action, level, root) -> (exit code, JSON document)
-Applier = Callable[[Action, Level, str | None], tuple[int, dict[str, Any]]]
+Applier = Callable[[Action, LevelChoice, str | None], tuple[int, dict[str, Any]]]
 
 
-def cli_apply(action: Action, level: Level, root: str | None) -> tuple[int, dict[str, Any]]:
+def cli_apply(action: Action, level: LevelChoice, root: str | None) -> tuple[int, dict[str, Any]]:
     """``vpnguard protect|unprotect --json`` in this process: its exit code and JSON.
 
     Calls the service directly (the very object the CLI prints), so a hook does
@@ -98,7 +98,7 @@ class Coordinator:
     def __init__(
         self,
         host: Host,
-        level: Level,
+        level: LevelChoice,
         *,
         root: str | None = None,
         apply: Applier = cli_apply,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vpnguard.core.errors import ExitCode, RefusedError, VpnguardError
-from vpnguard.core.model import Level
+from vpnguard.core.model import LevelChoice
 from vpnguard.core.service import Host
 from vpnguard.vpnclient import paths
 from vpnguard.vpnclient.claims import Coordinator, summarize
@@ -177,7 +177,7 @@ def _arm_deadline(fail_closed: bool, seconds: float = TIMEOUT_S) -> None:
 def run_hook(
     kind: str,
     *,
-    level: Level,
+    level: LevelChoice,
     root: str | None,
     fail_closed: bool,
     event: str | None,
@@ -212,7 +212,7 @@ def run_hook(
 
 def _run(
     kind: str,
-    level: Level,
+    level: LevelChoice,
     root: str | None,
     fail_closed: bool,
     event: str | None,

@@ -19,7 +19,7 @@ from typing import Any
 
 from vpnguard import __version__
 from vpnguard.core.errors import NeedsElevationError, RefusedError, UsageError
-from vpnguard.core.model import Level
+from vpnguard.core.model import LevelChoice
 from vpnguard.core.service import Host
 from vpnguard.vpnclient import paths
 from vpnguard.vpnclient.configedit import blocks, openvpn, scripts, wgquick
@@ -68,7 +68,7 @@ class HookPlan:
 @dataclasses.dataclass(frozen=True)
 class HookOptions:
     kind: str
-    level: Level = Level.STRICT
+    level: LevelChoice = LevelChoice.STRICT
     interfaces: tuple[str, ...] = ()
     config: str | None = None
     root: str | None = None

@@ -20,6 +20,10 @@ How it decides:
   process's life; a second ``watch`` refuses (exit 4) naming the first's PID.
 * **Stop**: SIGTERM/SIGINT end the loop between decisions; protection is left
   as it is (the VPN may still be up); the next start reconciles.
+* **auto**: with ``--level auto`` each look also asks the core which concrete
+  level fits the tunnel now (``service.auto_level``); when that changes while
+  a VPN is up (full tunnel becomes split, IPv6 appears around it), the policy
+  is written again at once. ``watch.json`` records the level auto chose and why.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 
 from vpnguard.core import service
 from vpnguard.core.errors import RefusedError, VpnguardError
-from vpnguard.core.model import Level
+from vpnguard.core.model import Action, AutoChoice, Level, LevelChoice
 from vpnguard.core.service import WATCH_PID_FILE as PID_FILE
 from vpnguard.core.service import WATCH_STATUS_FILE as STATUS_FILE
 from vpnguard.core.service import Host
@@ -52,7 +56,7 @@ HOLDER_PREFIX = "watch:"
 
 @dataclasses.dataclass(frozen=True)
 class WatchConfig:
-    level: Level = Level.STRICT
+    level: LevelChoice = LevelChoice.STRICT
     vpn_patterns: tuple[str, ...] = ()
     always: bool = False
     root: str | None = None
@@ -105,7 +109,8 @@ class Watcher:
         self.events = events
         self.look = look or (lambda: _active(config.vpn_patterns))
         self.stopping = False
-        self.last_seen: tuple[str, ...] | None = None
+        self.last_seen: tuple[tuple[str, ...], str | None] | None = None
+        self.auto: AutoChoice | None = None  # what auto chose at the last look
         self.last_outcome: Outcome | None = None
         self.started = time.time()
         self.checked: float | None = None  # when the last look began (decision or not)
@@ -122,7 +127,9 @@ class Watcher:
         self.checked = time.time()
         self.checks += 1
         active = self.current()
-        seen = tuple(sorted(active))
+        names = tuple(sorted(active))
+        auto = self._auto_choice() if self.config.level is LevelChoice.AUTO and names else None
+        seen = (names, auto.level.value if auto else None)
         if (
             not force
             and seen == self.last_seen
@@ -131,10 +138,18 @@ class Watcher:
             self._write_status(active)  # says "looked, nothing to do" (tests wait on it)
             return None
         outcome = self.coordinator.update(
-            add={HOLDER_PREFIX + n: n for n in seen},
+            add={HOLDER_PREFIX + n: n for n in names},
             replace_prefix=HOLDER_PREFIX,
             always=self.config.always,
         )
+        written = (outcome.doc or {}).get("auto") if outcome.action == Action.PROTECT else None
+        if isinstance(written, dict) and isinstance(written.get("level"), str):
+            # what protect really chose (the network may have moved since our look)
+            auto = AutoChoice(Level(written["level"]), str(written.get("reason") or ""))
+            seen = (names, auto.level.value)
+        self.auto = auto
+        if auto is not None:
+            log.info("auto: %s (%s)", auto.level.value, auto.reason)
         self.last_seen = seen
         self.last_outcome = outcome
         vpns = ", ".join(f"{n} ({r})" for n, r in sorted(active.items())) or "none"
@@ -144,6 +159,9 @@ class Watcher:
             log.debug("result %s", json.dumps(outcome.doc, separators=(",", ":")))
         self._write_status(active)
         return outcome
+
+    def _auto_choice(self) -> AutoChoice:
+        return service.auto_level(root=self.config.root)
 
     def _write_status(self, active: dict[str, str]) -> None:
         o = self.last_outcome
@@ -155,6 +173,7 @@ class Watcher:
             "checked": self.checked,  # start of the last look, whether or not it acted
             "checks": self.checks,
             "level": self.config.level.value,
+            "auto": self.auto.to_json() if self.auto else None,
             "vpn_patterns": list(self.config.vpn_patterns),
             "always": self.config.always,
             "events": self.events.name if self.events else None,
@@ -227,7 +246,7 @@ class Watcher:
 
 
 def watch(
-    level: Level = Level.STRICT,
+    level: LevelChoice = LevelChoice.STRICT,
     vpn_patterns: Sequence[str] = (),
     always: bool = False,
     root: str | None = None,

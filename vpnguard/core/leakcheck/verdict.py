@@ -127,6 +127,17 @@ def classify_address(
     the local base address (host).
     """
     if field == "raddr":
+        ip_ = parse_ip(text)
+        if (
+            cand_type in ("srflx", "prflx")
+            and ip_ is not None
+            and str(ip_) in paths.default_mapped
+            and _owner(ip_, network) is None
+            and not _bypasses_vpn(network, paths)
+        ):
+            # Seen: Firefox on a camera-allowed page gives "srflx <exit> raddr <exit>"
+            # (its default-address base); that is the exit the VPN shows, not a host address.
+            return AddressKind.VPN_EXIT, False, "the VPN's exit address: what the VPN shows"
         cand_type, field = ("srflx" if cand_type == "relay" else "host"), "address"
     if text.lower().rstrip(".").endswith(".local"):
         return AddressKind.MDNS, False, "mDNS name: hides the real address"
@@ -195,7 +206,8 @@ def findings_for(
     for c in candidates:
         kind, leak, why = classify_address(c.address, c.type, network, paths)
         out.append(Finding(c.raw, c.type, c.address, "address", kind, leak, why))
-        if c.raddr is not None:
+        if c.raddr is not None and not (c.type == "relay" and c.raddr == c.address):
+            # Seen: Firefox gives "<relay> typ relay raddr <relay>": the server's own address
             kind, leak, why = classify_address(c.raddr, c.type, network, paths, field="raddr")
             if kind is not AddressKind.UNSPECIFIED:
                 out.append(Finding(c.raw, c.type, c.raddr, "raddr", kind, leak, why))

@@ -3,9 +3,22 @@
 Local ``protect``, the admin bundles and the status read-back all derive from
 these tables. Pure data and pure functions only.
 
-Lab evidence (docs/browser-facts.md, "Levels"): Chromium's ``default_public_interface_only``
-still leaks the LAN-side address as srflx in a split tunnel; only
-``disable_non_proxied_udp`` held there. Hence ``strict`` is the default.
+Measured in the leak lab (docs/matrix.md, tests/lab/test_matrix.py):
+
+* ``relay`` (recommended): Chromium ``disable_non_proxied_udp``, Firefox
+  ``default_address_only`` + ``no_host`` + ``relay_only``. No host or
+  server-reflexive address in any scenario or view; calls still connect
+  through a site's TURN server (Chromium: TURN over TCP/TLS only).
+* ``strict``: same Chromium value (there is none stronger); Firefox
+  ``proxy_only`` instead of ``relay_only``, which allows no TURN relay without
+  an HTTP proxy, so every Firefox call fails. For when calls do not matter.
+* ``balanced``: Chromium ``default_public_interface_only``, Firefox
+  ``default_address_only`` + ``no_host`` + ``proxy_only_if_behind_proxy``:
+  direct calls, but only safe in a verified full tunnel (leaks in a split
+  tunnel, with an IPv6 route around the tunnel, and without a VPN).
+
+Names are stable: journals, hook lines (``--level strict``) and files written
+by earlier versions read back as the same level.
 """
 
 from __future__ import annotations
@@ -13,7 +26,9 @@ from __future__ import annotations
 import dataclasses
 
 from vpnguard.core.browsers.catalog import BrowserSpec
-from vpnguard.core.model import Family, Level
+from vpnguard.core.model import Family, Level, LevelChoice, Protection
+
+RECOMMENDED = Level.RELAY
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -24,6 +39,7 @@ OWN_FILE = "vpnguard.json"
 
 CHROMIUM_VALUES: dict[Level, str] = {
     Level.STRICT: "disable_non_proxied_udp",
+    Level.RELAY: "disable_non_proxied_udp",  # Chromium has nothing stronger: same as strict
     Level.BALANCED: "default_public_interface_only",
 }
 
@@ -35,11 +51,26 @@ FIREFOX_PREFS: dict[Level, dict[str, Any]] = {
         PREF + "no_host": True,
         PREF + "proxy_only": True,
     },
+    Level.RELAY: {
+        PREF + "default_address_only": True,
+        PREF + "no_host": True,
+        PREF + "relay_only": True,
+    },
     Level.BALANCED: {
         PREF + "default_address_only": True,
         PREF + "no_host": True,
         PREF + "proxy_only_if_behind_proxy": True,
     },
+}
+
+# Read-back order: the first level whose settings are all present wins (for
+# Chromium, where strict and relay write the same value, that is strict).
+READ_ORDER: tuple[Level, ...] = (Level.STRICT, Level.RELAY, Level.BALANCED)
+
+PROTECTION: dict[Level, Protection] = {
+    Level.STRICT: Protection.STRICT,
+    Level.RELAY: Protection.RELAY,
+    Level.BALANCED: Protection.BALANCED,
 }
 
 # Every pref any level may set: switching levels must undo the ones the new
@@ -49,16 +80,55 @@ ALL_FIREFOX_PREFS: tuple[str, ...] = tuple(
 )
 
 LEVEL_SUMMARY: dict[Level, str] = {
+    Level.RELAY: (
+        "Recommended. WebRTC only through a TURN relay: no local or public address is "
+        "gathered in full or split tunnels, with IPv6 or without a VPN, and calls still "
+        "connect through the site's TURN server (Chromium-family browsers: TURN over TCP "
+        "or TLS only). A TURN server reached outside the VPN (split tunnel) still sees "
+        "your ISP-side address."
+    ),
     Level.STRICT: (
-        "No direct WebRTC UDP at all: no local or public address is gathered, in full and "
-        "split tunnels. Chromium-family calls still work through TURN relays; Firefox allows "
-        "none without a proxy. In a split tunnel a page's own TURN server, reached outside "
-        "the VPN, still sees the ISP-side address (Chromium shows it as the relay's raddr)."
+        "No direct WebRTC at all: nothing is gathered in any scenario. Chromium-family "
+        "calls still work through TURN over TCP/TLS; Firefox calls do not work at all "
+        "(no relay without a proxy). In a split tunnel a page's own TURN server, reached "
+        "outside the VPN, still sees the ISP-side address (Chromium shows it as the "
+        "relay's raddr)."
     ),
     Level.BALANCED: (
-        "Only the default-route interface is used and local addresses stay hidden. "
-        "Does NOT hold in a split tunnel: the public address can still leak there."
+        "Only the default-route interface is used and local addresses stay hidden; "
+        "direct calls work. Safe only in a full tunnel: Does NOT hold in a split tunnel, "
+        "when IPv6 bypasses the VPN, or without a VPN."
     ),
+}
+
+# What each choice in the app's level chooser says (auto is resolved per network).
+CHOICE_SUMMARY: dict[LevelChoice, str] = {
+    **{LevelChoice(level.value): text for level, text in LEVEL_SUMMARY.items()},
+    LevelChoice.AUTO: (
+        "Follows your VPN: balanced (direct calls) while a verified full tunnel carries all "
+        "your traffic, relay in a split tunnel, when IPv6 goes around the VPN, or without a "
+        "VPN. Re-chosen whenever the tunnel changes while auto mode runs."
+    ),
+}
+
+# What the same levels mean for calls, in plain words per family (the app and
+# the CLI say this; tests/lab/test_matrix.py holds the measured cells).
+CALLS: dict[Level, dict[Family, str]] = {
+    Level.RELAY: {
+        Family.CHROMIUM: "calls work through TURN over TCP/TLS (not TURN over UDP)",
+        Family.FIREFOX: (
+            "calls work through TURN over UDP or TCP, except through a TURN server that a "
+            "split tunnel bypasses (no answer reaches Firefox there)"
+        ),
+    },
+    Level.STRICT: {
+        Family.CHROMIUM: "calls work through TURN over TCP/TLS (not TURN over UDP)",
+        Family.FIREFOX: "calls are blocked (no path without an HTTP proxy)",
+    },
+    Level.BALANCED: {
+        Family.CHROMIUM: "calls work, directly or through TURN",
+        Family.FIREFOX: "calls work, directly or through TURN",
+    },
 }
 
 
@@ -81,10 +151,14 @@ def settings_for(spec: BrowserSpec, level: Level) -> tuple[Setting, ...]:
 
 
 def chromium_level_of(value: object) -> Level | None:
-    for level, v in CHROMIUM_VALUES.items():
-        if value == v:
+    for level in READ_ORDER:
+        if value == CHROMIUM_VALUES[level]:
             return level
     return None
+
+
+def protection_of(level: Level | None) -> Protection:
+    return PROTECTION[level] if level is not None else Protection.NONE
 
 
 def firefox_locked_pref(value: Any) -> dict[str, Any]:
@@ -108,7 +182,7 @@ def firefox_level_of(prefs: dict[str, Any]) -> tuple[Level | None, bool]:
         )
 
     partial = False
-    for level in (Level.STRICT, Level.BALANCED):
+    for level in READ_ORDER:
         wanted = FIREFOX_PREFS[level]
         hits = sum(1 for name, value in wanted.items() if locked_at(name, value))
         if hits == len(wanted):

@@ -29,7 +29,7 @@ from vpnguard.core.model import (
 from vpnguard.core.policy import fsio, render
 from vpnguard.core.policy.engine import FileChange
 from vpnguard.core.policy.journal import Entry, Journal
-from vpnguard.core.policy.levels import chromium_level_of, firefox_level_of
+from vpnguard.core.policy.levels import chromium_level_of, firefox_level_of, protection_of
 from vpnguard.core.policy.plans import RegValue, windows_values
 
 Value = tuple[str, Any]  # (REG_SZ | REG_DWORD | REG_MULTI_SZ, data)
@@ -314,22 +314,13 @@ def target_state(registry: Registry, browser: Browser, target: PolicyTarget) -> 
         value = registry.read(key, spec.webrtc_key or "")
         if value is None:
             return TargetState(target, Protection.NONE, "")
-        level = chromium_level_of(value[1])
-        prot = (
-            {Level.STRICT: Protection.STRICT, Level.BALANCED: Protection.BALANCED}.get(
-                level, Protection.NONE
-            )
-            if level
-            else Protection.NONE
-        )
+        prot = protection_of(chromium_level_of(value[1]))
         return TargetState(target, prot, f"{spec.webrtc_key}={value[1]}")
     try:
         prefs = _prefs_doc(registry.read(key, "Preferences"), key)
     except VpnguardError as exc:
         return TargetState(target, Protection.NONE, exc.message)
     level, partial = firefox_level_of(prefs)
-    if level is Level.STRICT:
-        return TargetState(target, Protection.STRICT, "locked prefs in the registry")
-    if level is Level.BALANCED:
-        return TargetState(target, Protection.BALANCED, "locked prefs in the registry")
+    if level is not None:
+        return TargetState(target, protection_of(level), "locked prefs in the registry")
     return TargetState(target, Protection.PARTIAL if partial else Protection.NONE, "")

@@ -30,6 +30,7 @@ from vpnguard.core.policy.levels import (
     OWN_FILE,
     chromium_level_of,
     firefox_level_of,
+    protection_of,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
@@ -68,11 +69,7 @@ def _load(path: Any) -> tuple[dict[str, Any] | None, str]:
 
 
 def _level_protection(level: Level | None) -> Protection:
-    if level is Level.STRICT:
-        return Protection.STRICT
-    if level is Level.BALANCED:
-        return Protection.BALANCED
-    return Protection.NONE
+    return protection_of(level)
 
 
 def _managed_dir_files(directory: Any) -> list[tuple[str, Any]]:

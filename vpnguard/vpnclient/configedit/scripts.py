@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 
-from vpnguard.core.model import Level
+from vpnguard.core.model import LevelChoice
 
 KINDS = ("wireguard", "openvpn", "networkmanager")
 
@@ -27,7 +27,7 @@ class HookCommand:
 
     kind: str
     python: str  # absolute interpreter path
-    level: Level = Level.STRICT
+    level: LevelChoice = LevelChoice.STRICT
     root: str | None = None  # fake root (tests, image builders)
     fail_closed: bool = False
     interfaces: tuple[str, ...] = ()  # only these devices (empty: any the kind implies)
