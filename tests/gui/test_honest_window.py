@@ -197,6 +197,7 @@ def test_outside_change_refreshes_within_a_second(make_window: Any, tree: Path, 
 def test_restart_needed_clears_when_the_browser_was_closed(make_window: Any, tree: Path) -> None:
     w = make_window(running=frozenset({"firefox-esr"}))
     w.refresh()
+    w.level.setCurrentIndex(w.level.findData("strict"))
     w.protect()
     assert w.list.itemWidget(w.list.items["firefox-esr"], COL_NOTE) is not None
     # Written is not applied: the running Firefox still uses what it read at start.
@@ -279,3 +280,17 @@ def test_a_leak_heads_the_protection_box_at_once(make_window: Any) -> None:
     w.refresh()
     w.check()
     assert w.protect_box.title() == "Protection: The last check found a leak"
+
+
+def test_relay_written_to_a_running_firefox_waits_for_a_restart(
+    make_window: Any, tree: Path
+) -> None:
+    w = make_window(running=frozenset({"firefox-esr"}))
+    w.refresh()
+    assert w.level.currentData() == "relay"
+    w.protect()
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Relay after a restart"
+    assert w.overall_state() == "unprotected"
+    w.backend.running = frozenset()
+    w.refresh()
+    assert w.list.items["firefox-esr"].text(COL_PROTECTION) == "Protected (Relay)"

@@ -34,7 +34,7 @@ def test_turn_password_goes_to_the_keyring_not_the_file(
     dialog.turn_user.setText("alice")
     dialog.turn_password.setText("s3cret-pw")
     dialog.stun.setPlainText("stun:198.51.100.1:3478\n\n")
-    dialog.level.setCurrentIndex(1)
+    dialog.level.setCurrentIndex(dialog.level.findData("balanced"))
     assert dialog.save()
     from vpnguard.core.service import load_turn_secret
 
@@ -81,10 +81,10 @@ def test_no_keyring_is_a_clear_message_and_nothing_saved(
     dialog.turn_url.setText("turn:turn.example.org:3478")
     dialog.turn_user.setText("alice")
     dialog.turn_password.setText("pw")
-    dialog.level.setCurrentIndex(1)
+    dialog.level.setCurrentIndex(dialog.level.findData("balanced"))
     assert not dialog.save()
     assert "keyring" in dialog.message.text().lower()
-    assert Settings(tmp_path / "gui.ini").level == "strict"  # nothing saved
+    assert Settings(tmp_path / "gui.ini").level == "relay"  # nothing saved: the default
 
 
 def test_bad_turn_url_is_refused(qtbot: Any, tmp_path: Path) -> None:

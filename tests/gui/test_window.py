@@ -56,6 +56,8 @@ def test_protect_writes_files_then_undo_restores(
     admin.write_bytes(original)
     w = make_window()
     w.refresh()
+    assert w.level.currentData() == "relay"  # a new user starts at the recommended level
+    w.level.setCurrentIndex(w.level.findData("strict"))
     w.protect()
     _title, text, details = prompter.confirms[-1]
     assert "strict" in text and "Chromium" in text and "Firefox ESR" in text
@@ -93,7 +95,7 @@ def test_balanced_explained_and_restart_offered(
 ) -> None:
     w = make_window(network="split", running=frozenset({"firefox-esr"}))
     w.refresh()
-    w.level.setCurrentIndex(1)
+    w.level.setCurrentIndex(w.level.findData("balanced"))
     assert "Not enough when part of your traffic bypasses the VPN" in w.level_help.text()
     assert "Does NOT hold in a split tunnel" in w.level_tech.text()  # behind Details
     w.protect()

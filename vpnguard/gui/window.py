@@ -302,7 +302,7 @@ class BrowserList(QTreeWidget):
             if (
                 pending
                 and not weak
-                and policy.protection in (Protection.STRICT, Protection.BALANCED)
+                and policy.protection in (Protection.STRICT, Protection.RELAY, Protection.BALANCED)
             ):
                 # Written, but the running browser still uses what it read at start.
                 icon = "status-unprotected"
