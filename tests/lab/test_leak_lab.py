@@ -151,6 +151,7 @@ def expected_leak(line: str, scenario: str) -> bool:
     if (
         raddr is not None
         and not raddr.endswith(".local")
+        and raddr not in (EXIT_ADDR, c.address)  # seen in Firefox: the raddr is the exit itself
         and (c.type in ("srflx", "prflx") or raddr == LAN_ADDR)
     ):
         return True
