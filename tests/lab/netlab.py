@@ -22,7 +22,10 @@ tunnel and STUN server are built once per test module:
   over IPv6 leaves outside the tunnel: the classic IPv6 leak.
 
 coturn: STUN on 3478 (UDP), TURN with long-term credentials on 3479 over UDP
-and TCP, both on 198.51.100.1 and 2001:db8:53::1.
+and TCP, both on 198.51.100.1 and 2001:db8:53::1. Every coturn runs with
+``--no-rfc5780``: seen, with two listening addresses the STUN-only server also
+bound its RFC 5780 alternate port, listening port + 1 = 3479, and took part of
+the TURN traffic (allocations failed now and then, or every time).
 
 Everything is torn down on exit, even after a failure: processes by their own
 PID/process group, namespaces by name, temp files by path.
@@ -190,6 +193,7 @@ class Lab:
             "--listening-port=3478",
             "--stun-only",
             "--no-cli",
+            "--no-rfc5780",  # else a second listening address makes it bind port+1 too
             "--no-tls",
             "--no-dtls",
             "--log-file=stdout",
@@ -210,6 +214,7 @@ class Lab:
             f"--user={TURN_USER}:{TURN_SECRET}",
             "--realm=lab",
             "--no-cli",
+            "--no-rfc5780",  # else a second listening address makes it bind port+1 too
             "--no-tls",
             "--no-dtls",
             "--log-file=stdout",
@@ -248,6 +253,7 @@ class Lab:
                 f"--user={TURN_USER}:{TURN_SECRET}",
                 "--realm=lab",
                 "--no-cli",
+                "--no-rfc5780",  # else a second listening address makes it bind port+1 too
                 "--no-dtls",
                 f"--cert={self.tmp / 'turns.pem'}",
                 f"--pkey={self.tmp / 'turns.key'}",
