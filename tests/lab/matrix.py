@@ -148,7 +148,7 @@ a = json.loads(sys.argv[1])
 h = Host.current()
 found, net = detect_browsers(h, a["browsers"]), detect_network(h)
 turn = {n: TurnServer(u, a["user"], a["secret"]) for n, u in a["calls"]}
-# each call twice: a TURN allocation through the lab's tunnel now and then fails (701)
+# each call twice: robust to a lost allocation (the lab's old port clash: see netlab)
 calls = [call_spec(n + s, turn=[t]) for n, t in turn.items() for s in ("", "#2")]
 r = run_check(h, found, net, stun=a["stun"], turn=[], timeout=a["timeout"], calls=calls)
 # a page that brings its own TURN server (over UDP and TCP; TCP every level leaves open)
@@ -345,19 +345,16 @@ def render_markdown(
         "[2001:db8:53::1]. Levels: none (no policy), balanced, relay (recommended),",
         "strict; auto is what `--level auto` chose in that scenario.",
         "",
-        "**Which cells are stable.** The two STUN views (*any page*, *camera-allowed",
+        "**Which cells CI asserts.** The two STUN views (*any page*, *camera-allowed",
         "site*), auto's choice, and every *no call* that a policy causes (Firefox under",
-        "strict; TURN/UDP under Chromium's relay and strict) came out the same in every",
-        "run and CI asserts them exactly. Calls through TURN and the *own TURN* view are",
-        "not stable in this lab: now and then one of a call's two TURN allocations through",
-        "the userspace WireGuard tunnel fails (Chromium reports `701 Failed to establish",
-        "connection`, coturn a reset) while plain TCP connects to the same port never",
-        "failed (40 of 40), seen with the machine under heavy load from other test runs.",
-        "So each call is placed twice and calls and own-TURN leaks are OR-ed over",
-        f"{facts.get('runs', 1)} runs (a call that connected once proves the path open; a",
-        "blocked path never connects); a *no call* in an open level's row (relay or",
-        "strict TURN/TCP, balanced, no policy) may be such a failure. CI asserts those",
-        "per level (connects in at least one scenario), never per cell.",
+        "strict; TURN/UDP under Chromium's relay and strict) exactly; open call paths per",
+        "level (connects in at least one scenario). Earlier recordings had TURN",
+        "allocations fail now and then (Chromium `701`): the cause was the lab, not the",
+        "browsers: the STUN-only coturn, given two listening addresses, also bound its",
+        "RFC 5780 alternate port (3478 + 1 = the TURN server's 3479) and answered part of",
+        "the TURN traffic. Every coturn now runs with `--no-rfc5780`. Each call is still",
+        f"placed twice and calls are OR-ed over {facts.get('runs', 1)} runs (a call that",
+        "connected once proves the path open; a blocked path never connects).",
         "",
         "**Split tunnel.** The lab routes both the STUN and the TURN server around the",
         "tunnel. Chromium reaches that TURN server over the LAN (TURN/TCP under relay),",
