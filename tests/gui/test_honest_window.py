@@ -182,7 +182,7 @@ def test_outside_change_refreshes_within_a_second(make_window: Any, tree: Path, 
     t0 = time.monotonic()
     service.protect("strict", root=str(tree))
     qtbot.waitUntil(
-        lambda: w.list.items["chromium"].text(COL_PROTECTION) == "Protected (Strict)",
+        lambda: w.list.items["chromium"].text(COL_PROTECTION) == "Protected (Relay)",
         timeout=3000,
     )
     assert time.monotonic() - t0 < 1.5

@@ -244,6 +244,26 @@ def test_a_fresh_measurement_equals_the_recorded_matrix(
 
 @contextlib.contextmanager
 def watching(lab: Any, state_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``watch --level auto`` in the lab; as root it keeps auto mode's files in the
+    system state dir (an elevated process ignores VPNGUARD_STATE_DIR), so they are put
+    back as they were afterwards: a test's holder must not outlive it."""
+    from vpnguard.core import automode
+
+    system = Path("/var/lib/vpnguard")
+    names = (automode.STATE_FILE, automode.STATUS_FILE, automode.PID_FILE, automode.LOCK_FILE)
+    saved = {n: (system / n).read_bytes() if (system / n).is_file() else None for n in names}
+    try:
+        yield from _watching(lab, state_dir)
+    finally:
+        if os.geteuid() == 0:
+            for n, data in saved.items():
+                if data is None:
+                    (system / n).unlink(missing_ok=True)
+                else:
+                    (system / n).write_bytes(data)
+
+
+def _watching(lab: Any, state_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "PYTHONPATH": str(matrix.REPO), "VPNGUARD_STATE_DIR": str(state_dir)}
     proc = subprocess.Popen(
         [

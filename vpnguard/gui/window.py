@@ -39,6 +39,7 @@ from vpnguard.core import service
 from vpnguard.core.model import (
     Action,
     CheckPhase,
+    Family,
     InterfaceKind,
     Level,
     NetworkState,
@@ -68,6 +69,9 @@ PROTECTION_TEXT = {
     Protection.SELF_MANAGED: "Protects itself",
     Protection.UNSUPPORTED: "Not supported here",
 }
+#: Chromium's single setting for both Relay and Strict (disable_non_proxied_udp).
+CHROMIUM_RELAY_OR_STRICT = "Protected (Relay)"
+
 PHASE_TEXT = {
     CheckPhase.LAUNCHING: "Starting…",
     CheckPhase.WAITING: "Testing…",
@@ -86,7 +90,7 @@ LEVEL_CHOICES: tuple[tuple[str, str, str], ...] = (
         "Relay (recommended)",
         "Sites never learn your real address or your home network's addresses, also when "
         "part of your traffic bypasses the VPN, and video calls keep working through the "
-        "meeting service's relay. Measured: docs/matrix.md.",
+        "meeting service's relay server.",
     ),
     (
         "auto",
@@ -276,6 +280,10 @@ class BrowserList(QTreeWidget):
             item.setIcon(COL_BROWSER, theme.browser_icon(b.id, b.family.value))
             item.setToolTip(COL_BROWSER, f"{b.name} {b.version or ''}\n{b.path}".strip())
             prot = PROTECTION_TEXT.get(policy.protection, policy.protection.value)
+            if b.family is Family.CHROMIUM and policy.protection is Protection.STRICT:
+                # Relay and Strict write the same Chromium setting, and in Chromium it
+                # behaves as Relay (calls through relay servers): name what it does.
+                prot = CHROMIUM_RELAY_OR_STRICT
             if policy.protection is Protection.CONFLICT:
                 # Short in the cell (the other source's file name); the full detail is in
                 # the tooltip and the warning line above the list.
@@ -307,6 +315,8 @@ class BrowserList(QTreeWidget):
                 # Written, but the running browser still uses what it read at start.
                 icon = "status-unprotected"
                 level = PROTECTION_TEXT[policy.protection].split("(")[-1].rstrip(")")
+                if prot == CHROMIUM_RELAY_OR_STRICT:
+                    level = "Relay"
                 item.setText(COL_PROTECTION, f"{level} after a restart")
                 item.setToolTip(
                     COL_PROTECTION,
