@@ -72,7 +72,7 @@ from vpnguard.core.errors import (
     envelope,
     internal_error,
 )
-from vpnguard.core.model import Action
+from vpnguard.core.model import Action, LevelChoice
 
 log = logging.getLogger("vpnguard.helper")
 
@@ -144,8 +144,9 @@ def parse_request(raw: bytes) -> Request:
     level: str | None = None
     if op == Action.PROTECT:
         level = doc.get("level", "strict")
-        if not isinstance(level, str) or level not in ("strict", "relay", "balanced", "auto"):
-            raise _refuse('\'level\' must be "strict", "relay", "balanced" or "auto"')
+        if not isinstance(level, str) or level not in set(LevelChoice):
+            *others, last = (f'"{c.value}"' for c in LevelChoice)
+            raise _refuse(f"'level' must be {', '.join(others)} or {last}")
     browsers: tuple[str, ...] | None = None
     if "browsers" in doc and doc["browsers"] is not None:
         value = doc["browsers"]

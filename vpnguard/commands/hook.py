@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vpnguard.core.model import LevelChoice
 from vpnguard.vpnclient.configedit.scripts import KINDS
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
@@ -11,7 +12,7 @@ if TYPE_CHECKING:
     from vpnguard.cli import Env
 
 
-LEVELS = ("strict", "relay", "balanced", "auto")
+LEVELS = tuple(c.value for c in LevelChoice)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +61,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from vpnguard.core.model import LevelChoice
 
     if args.hook_action == "run":
         from vpnguard.vpnclient.hookrun import run_hook

@@ -8,7 +8,7 @@ from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
 from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate, with_hint
 from vpnguard.core.errors import NeedsElevationError
-from vpnguard.core.model import Action, FileAction
+from vpnguard.core.model import Action, FileAction, LevelChoice
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--level",
-        choices=("strict", "relay", "balanced", "auto"),
+        choices=[c.value for c in LevelChoice],
         default="strict",
         help=service.LEVEL_HELP,
     )

@@ -12,10 +12,11 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vpnguard.cli import add_common
+    from vpnguard.core.model import LevelChoice
 
     parser.add_argument(
         "--level",
-        choices=("strict", "relay", "balanced", "auto"),
+        choices=[c.value for c in LevelChoice],
         default="strict",
         help="auto follows the tunnel: re-chosen (and re-written) whenever the routes change",
     )

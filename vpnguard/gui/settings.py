@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from vpnguard.core.model import LevelChoice
+
 
 def config_path(config_dir: str | None = None) -> Path:
     if config_dir is None:
@@ -36,7 +38,7 @@ class Settings:
     @property
     def level(self) -> str:
         value = self._str("protect/level", "relay")  # the recommended level (docs/matrix.md)
-        return value if value in ("strict", "relay", "balanced", "auto") else "relay"
+        return value if value in set(LevelChoice) else LevelChoice.RELAY.value
 
     @level.setter
     def level(self, value: str) -> None:
