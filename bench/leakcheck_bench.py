@@ -124,6 +124,91 @@ def raw_once(browser: str) -> dict[str, float]:
     }
 
 
+def timeline_once() -> str:
+    """One full check in-process (inside the namespace), as a per-phase timeline.
+
+    Times are seconds since run_check() was called. Runner phases come from the
+    launch's own timings; page phases (script start, getUserMedia, each candidate,
+    gathering end, calls end, report sent) are placed on the same clock from the
+    moment the report arrived and the page's own clock (a fetch on loopback: ~1 ms).
+    """
+    from vpnguard.core.browsers.detect import detect_browsers
+    from vpnguard.core.host import Host
+    from vpnguard.core.leakcheck import TurnServer, run_check
+    from vpnguard.core.network import detect_network
+
+    h = Host.current()
+    browsers = detect_browsers(h, list(BROWSERS))
+    net = detect_network(h)
+    t0 = time.monotonic()
+    r = run_check(
+        h,
+        browsers,
+        net,
+        stun=[STUN_URL],
+        turn=[TurnServer(TURN_TCP, TURN_USER, TURN_SECRET)],
+        timeout=20,
+        protections={b.id: "none" for b in browsers},
+    )
+    t_end = time.monotonic() - t0
+    lines = [f"run_check: {r.duration_ms / 1000:.3f} s (returned at {t_end:.3f} s)"]
+    for b in r.browsers:
+        lines.append(f"{b.browser_id}: {b.verdict.value}")
+        for v in b.views:
+            t = v.timings
+            launch0 = 0.0  # the launch's t0 ~ run_check's t0 (both browsers start at once)
+            rep_at = t.get("report_after_launch_ms")
+            page_total = t.get("page_total_ms")
+            off = (rep_at - page_total) if rep_at is not None and page_total is not None else None
+            ev: list[tuple[float, str]] = []
+            for key, what in (
+                ("profile_ms", "profile written"),
+                ("launch_ms", "browser process started"),
+                ("served_ms", "page served"),
+                ("report_after_launch_ms", "report received"),
+            ):
+                if key in t:
+                    ev.append((launch0 + t[key], what))
+            if "total_ms" in t:
+                kill = t.get("kill_ms", 0.0)
+                clean = t.get("cleanup_ms", 0.0)
+                ev.append((t["total_ms"] - kill - clean, f"teardown starts (kill {kill:.0f} ms)"))
+                ev.append((t["total_ms"] - clean, f"killed; removing temp dir ({clean:.0f} ms)"))
+                ev.append((t["total_ms"], "launch done"))
+            if off is not None:
+                if "page_page_ms" in t:
+                    ev.append((off - t["page_page_ms"], "navigation starts"))
+                ev.append((off, "script starts"))
+                for key, what in (
+                    ("page_media_ms", "getUserMedia answered"),
+                    ("page_offer_ms", "offer created (gathering starts)"),
+                    (
+                        "page_gather_ms",
+                        "gathering ends"
+                        + (" (proven)" if v.proof else " (settled)" if v.settled else ""),
+                    ),
+                    ("page_calls_ms", "gathering and calls done"),
+                    ("page_total_ms", "report sent"),
+                ):
+                    if key in t:
+                        ev.append((off + t[key], what))
+                for line, c_ms in zip(v.candidates, v.candidate_ms, strict=False):
+                    f = line.split()
+                    typ = f[f.index("typ") + 1] if "typ" in f else "?"
+                    ra = f[f.index("raddr") + 1] if "raddr" in f else ""
+                    ev.append((off + c_ms, f"  cand {typ} {f[4]} {f[2].lower()} {ra}".rstrip()))
+            lines.append(
+                f"  view {v.name.value}: {v.verdict.value}, gathering {v.gathering_state}"
+                + (", settled" if v.settled else "")
+                + (", timed out" if v.timed_out else "")
+            )
+            for at, what in sorted(ev):
+                lines.append(f"    {at / 1000:7.3f}  {what}")
+        for c in b.calls:
+            lines.append(f"  call {c.name}: {c.summary()}")
+    return "\n".join(lines)
+
+
 def in_ns(lab: Lab, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["ip", "netns", "exec", lab.client, sys.executable, *args],
@@ -176,9 +261,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--raw", help=argparse.SUPPRESS)  # internal: one raw run, in the namespace
+    ap.add_argument(
+        "--timeline", action="store_true", help="print one full check's per-phase timeline"
+    )
+    ap.add_argument("--inner-timeline", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.raw:
         print(json.dumps(raw_once(a.raw)))
+        return 0
+    if a.inner_timeline:
+        print(timeline_once())
         return 0
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
@@ -189,6 +281,11 @@ def main() -> int:
         lab.build()
         lab.set_scenario("full")
         full(lab)  # warm the page cache; not counted
+        if a.timeline:
+            for _ in range(a.repeat):
+                proc = in_ns(lab, str(Path(__file__).resolve()), "--inner-timeline")
+                print(proc.stdout, proc.stderr[-2000:], sep="")
+            return 0
         for b in BROWSERS:
             raw(lab, b)
         raws: dict[str, list[dict[str, float]]] = {b: [] for b in BROWSERS}

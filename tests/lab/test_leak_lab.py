@@ -441,3 +441,62 @@ def test_cli_takes_the_turn_password_on_stdin(
     for b in doc["browsers"]:
         assert b["call"]["connected"] is True, (b["id"], b["call"])
         assert TURN_TCP in b["call"]["ice_servers"]
+
+
+# A STUN server that answers every Binding request only after DELAY seconds (run in the
+# lab's "internet" namespace): an answer later than the old fixed quiet second.
+SLOW_STUN = r"""
+import ipaddress, socket, struct, sys, threading, time
+addr, port, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((addr, port))
+def answer(data, src):
+    time.sleep(delay)
+    tid = data[8:20]
+    key = struct.pack("!I", 0x2112A442)
+    xip = bytes(b ^ key[i] for i, b in enumerate(ipaddress.IPv4Address(src[0]).packed))
+    value = struct.pack("!BBH", 0, 1, src[1] ^ 0x2112) + xip
+    attr = struct.pack("!HH", 0x0020, len(value)) + value
+    s.sendto(struct.pack("!HHI12s", 0x0101, len(attr), 0x2112A442, tid) + attr, src)
+while True:
+    data, src = s.recvfrom(2048)
+    if len(data) >= 20 and data[:2] == b"\x00\x01":
+        threading.Thread(target=answer, args=(data, src), daemon=True).start()
+"""
+SLOW_DELAY = 1.2
+
+
+def test_a_late_stun_answer_is_waited_for(
+    leaklab: Lab, clean_policy: dict[str, str | None]
+) -> None:
+    """A view ends early only once every path that answered vpnguard's own probe has shown
+    its candidate; a view that cannot prove that waits longer than the slowest answer.
+
+    Full tunnel, no policy, a STUN server answering only after 1.2 s: the old rule (end
+    after a quiet second) judged both views before that answer arrived."""
+    leaklab.set_scenario("full")
+    port = 3490
+    argv = ["ip", "netns", "exec", leaklab.inet, sys.executable, "-c", SLOW_STUN, STUN_IP]
+    argv += [str(port), str(SLOW_DELAY)]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        doc = api_check(leaklab, stun=[f"stun:{STUN_IP}:{port}"], calls=[])
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=5)
+    by = assert_truthful(doc, "full")
+    for bid, b in by.items():
+        for v in b["views"]:
+            t = v["timings"]
+            where = (bid, v["name"], v["reason"], v["candidates"])
+            assert srflx(v) == {EXIT_ADDR}, where  # the late answer is in
+            assert t["page_gather_ms"] - t["page_offer_ms"] >= SLOW_DELAY * 1000, where
+            assert not v["settled"] or v["name"] == "no_permission", where
+        media = view(b, "media_permission")
+        # raw hosts for every address; the tunnel's answer, the others' silence proven
+        assert media["proof"] is not None or media["gathering_state"] == "complete", media
+        assert {parse_candidate(x).address for x in media["candidates"]} >= {LAN_ADDR, VPN_ADDR}

@@ -19,6 +19,7 @@
     user_agent: navigator.userAgent,
     webrtc: typeof window.RTCPeerConnection === "function",
     candidates: [],
+    cand_ms: [],
     gathering_state: null,
     timed_out: false,
     error: null,
@@ -81,9 +82,11 @@
         if (done) { return; }
         done = true;
         clearInterval(settle);
+        clearTimeout(again);
         report.timings.gather_ms = ms();
         report.timed_out = why === "timeout";
         report.settled = why === "settled";
+        report.proven = why === "proven";
         try { report.gathering_state = pc.iceGatheringState; pc.close(); } catch (e) { /* closing */ }
         resolve();
       }
@@ -93,9 +96,40 @@
         pc.onicecandidate = function (ev) {
           if (ev.candidate && ev.candidate.candidate) {
             report.candidates.push(ev.candidate.candidate);
+            report.cand_ms.push(ms());
             last = performance.now();
+            ask();
           }
         };
+        // Ask vpnguard whether gathering may end: it probed every local address against
+        // every ICE server itself, and says yes only once every path that answered it has
+        // produced its candidate here (see reach.py). One question in flight at a time; a
+        // "no" is asked again on the next candidate or after a tenth of a second.
+        var asking = false, again = null;
+        // Without our probes' answer, no quiet spell ends a view (only completion, a proof,
+        // or the gathering deadline do).
+        var ready = !cfg.progress_url, settleMs = cfg.settle_ms;
+        function ask() {
+          if (done || asking || !cfg.progress_url) { return; }
+          asking = true;
+          clearTimeout(again);
+          var n = report.candidates.length;
+          fetch(cfg.progress_url, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ secret: cfg.secret, candidates: report.candidates.slice(0, n) }),
+            cache: "no-store"
+          }).then(function (r) { return r.ok ? r.json() : { end: false }; }).then(function (a) {
+            asking = false;
+            if (a && a.end === true) { finish("proven"); return; }
+            if (a && a.ready === true) {
+              // vpnguard's probes are in: the quiet spell covers the slowest answer they got.
+              ready = true;
+              if (typeof a.settle_ms === "number" && a.settle_ms > settleMs) { settleMs = a.settle_ms; }
+            }
+            if (report.candidates.length > n) { ask(); } else { again = setTimeout(ask, 100); }
+          }, function () { asking = false; });
+        }
         pc.onicegatheringstatechange = function () {
           if (pc.iceGatheringState === "complete") { finish("complete"); }
         };
@@ -111,8 +145,8 @@
           last = performance.now();
           if (cfg.settle_ms > 0) {
             settle = setInterval(function () {
-              if (pc.iceGatheringState === "gathering" && report.candidates.length > 0 &&
-                  performance.now() - last >= cfg.settle_ms) { finish("settled"); }
+              if (ready && pc.iceGatheringState === "gathering" && report.candidates.length > 0 &&
+                  performance.now() - last >= settleMs) { finish("settled"); }
             }, 100);
           }
           // Seen: Firefox with media.peerconnection.ice.proxy_only and no proxy never leaves
@@ -237,19 +271,23 @@
   }
 
   // -- run ---------------------------------------------------------------------------------
-  if (cfg.frame_url) {
+  if (cfg.frame_url && !document.querySelector("iframe")) {
     // The "any page" view in the same launch: a cross-origin frame, no camera/microphone
-    // (no allow= attribute), gathering and reporting on its own.
+    // (no allow= attribute), gathering and reporting on its own. The server puts it in the
+    // markup already; this is only for a page served without it.
     var frame = document.createElement("iframe");
     frame.src = cfg.frame_url;
     document.body.appendChild(frame);
   }
   if (!report.webrtc) { send(); return; }
   setTimeout(function () { report.timed_out = true; report.error = "page deadline"; send(); }, cfg.page_timeout_ms);
-  askMedia().then(function () {
-    return Promise.all([gather()].concat((cfg.calls || []).map(call)));
-  }).then(function (all) {
-    report.calls = all.slice(1);
+  // Camera/microphone, gathering and the calls start together: the grant is the site's
+  // stored permission (Chromium's fake UI; Firefox's permissions.sqlite), which both
+  // engines consult when gathering starts, not the capture itself (lab: raw host addresses
+  // appear with or without a running capture, and the media view's test asserts them).
+  Promise.all([askMedia(), gather()].concat((cfg.calls || []).map(call))).then(function (all) {
+    report.calls = all.slice(2);
+    report.timings.calls_ms = ms();
     send();
   }, function (e) { report.error = String(e); send(); });
 })();

@@ -65,8 +65,10 @@ class ViewResult:
     gathering_state: str | None = None
     timed_out: bool = False
     settled: bool = False  # judged after candidates stopped coming, gathering still open
+    proof: str | None = None  # why gathering could end before the browser said complete
     media: str | None = None  # what getUserMedia did (media view only)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    candidate_ms: tuple[float, ...] = ()  # page time of each candidate (benchmark timeline)
 
     @property
     def leaks(self) -> tuple[Finding, ...]:
@@ -85,6 +87,7 @@ class ViewResult:
             "gathering_state": self.gathering_state,
             "timed_out": self.timed_out,
             "settled": self.settled,
+            "proof": self.proof,
             "media": self.media,
             "timings": dict(self.timings),
         }

@@ -42,6 +42,7 @@ import psutil
 from vpnguard.core.host import Host
 from vpnguard.core.leakcheck.calls import judge_call, missing_call
 from vpnguard.core.leakcheck.candidates import Candidate, CandidateError, parse_candidate
+from vpnguard.core.leakcheck.reach import Reach, probe_bases, probe_reach
 from vpnguard.core.leakcheck.report import (
     BrowserResult,
     CallResult,
@@ -347,6 +348,7 @@ class _Outcome:
     exit_status: int | None = None
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     tampered: tuple[str, ...] = ()
+    proof: str | None = None  # the server's proof that gathering could end, re-checked
 
 
 def prepare_profile(browser: Browser, profile: Path, view: ViewName, origin: str) -> None:
@@ -423,6 +425,7 @@ def _run_one(
     url = server.url(top)
     prepare_profile(browser, profile, top_view, server.origin(top))
     argv = launch_command(browser, url, str(profile), top_view)
+    profile_ms = (time.monotonic() - t0) * 1000
     events = [server.event(slot) for _, slot in slots]
     progress(browser.id, CheckPhase.LAUNCHING)
     proc: subprocess.Popen[bytes] | None = None
@@ -477,10 +480,12 @@ def _run_one(
     except OSError as exc:
         error = f"cannot start {browser.path}: {exc.strerror or exc}"
     finally:
+        t_kill = time.monotonic()
         if proc is not None:
             kill_tree(proc, str(tmp))
-        end = time.monotonic()
+        t_rm = time.monotonic()
         shutil.rmtree(tmp, ignore_errors=True)
+        end = time.monotonic()
         # Whoever stole one page of a launch holds the URLs of the rest: none is trusted.
         tampered = tuple(dict.fromkeys(t for _, slot in slots for t in server.tampered(slot)))
         for _, slot in slots:
@@ -488,8 +493,18 @@ def _run_one(
             if error is not None:
                 out.error = error
             out.exit_status = exit_status
+            out.timings["profile_ms"] = profile_ms
             out.timings["launch_ms"] = launch_ms
+            served = server.served_at(slot)
+            if served is not None:
+                out.timings["served_ms"] = (served - t0) * 1000
+            out.timings["kill_ms"] = (t_rm - t_kill) * 1000
+            out.timings["cleanup_ms"] = (end - t_rm) * 1000
             out.timings["total_ms"] = (end - t0) * 1000
+            if out.report is not None and out.report.proven:
+                # Re-checked on the final candidates: the page only adds to what it asked about.
+                given = server.proof(slot)
+                out.proof = server.proof_for(out.report.candidates) if given else None
             if out.report is not None:
                 out.timings["end_after_report_ms"] = (end - out.report.received) * 1000
                 out.timings["report_after_launch_ms"] = (out.report.received - t0) * 1000
@@ -535,6 +550,16 @@ def view_result(
         verdict, reason, findings = judge(parsed, network, paths, webrtc=rep.webrtc)
         if rep.gathering_state == "new" and not rep.candidates:
             reason += "; ICE gathering never started"
+        elif rep.proven and outcome.proof is None:
+            # The page ended early without a proof that holds on what it reported.
+            if verdict is Verdict.PASS:
+                verdict = Verdict.INCONCLUSIVE
+            reason += " (gathering was cut short without proof that nothing more could come)"
+        elif rep.proven:
+            reason += (
+                " (gathering ended once every ICE server that answered vpnguard's own probe"
+                " from a local address had produced that address's candidate)"
+            )
         elif rep.timed_out:
             reason += " (gathering hit the page timeout; judged on what arrived)"
         elif rep.settled:
@@ -550,8 +575,10 @@ def view_result(
         gathering_state=rep.gathering_state,
         timed_out=rep.timed_out,
         settled=rep.settled,
+        proof=outcome.proof if rep.proven else None,
         media=rep.media,
         timings=timings,
+        candidate_ms=rep.candidate_ms,
     )
 
 
@@ -734,6 +761,20 @@ def run_check(
         path_future = (
             pool.submit(measure_paths, network, stun_urls, host=host) if paths is None else None
         )
+        if interactive:
+            server.set_reach((), ())  # the user's own browser: no proof, the plain quiet spell
+        else:
+            # Our own probe from every local address to every ICE server, while the
+            # browsers start: what lets a view end gathering before the browser does.
+            # A daemon thread, not the pool: a check that ends sooner never waits for the
+            # probes' bound (1.5 s), and they close their own sockets.
+            servers = stun_urls + tuple(parse_ice_url(t.url) for t in turn)
+            threading.Thread(
+                target=_probe_for,
+                args=(server, network, servers),
+                name="vpnguard-reach",
+                daemon=True,
+            ).start()
         pending: list[tuple[Browser | None, str, list[tuple[ViewName, Any]]]] = []
         if interactive:
             slot = "interactive"
@@ -788,6 +829,20 @@ def run_check(
         interactive=interactive,
         duration_ms=(time.monotonic() - started) * 1000,
     )
+
+
+def _probe_for(
+    server: LeakCheckServer, network: NetworkState, servers: Sequence[IceServerUrl]
+) -> None:
+    bases = probe_bases(network.interfaces)
+    reach: tuple[Reach, ...] = ()
+    try:
+        reach = probe_reach(bases, servers)
+    except Exception:  # a bug here must not hang the pages: they fall back to a quiet spell
+        log.exception("reach probes failed")
+        bases = ()
+    finally:
+        server.set_reach(reach, bases)
 
 
 def _interactive(

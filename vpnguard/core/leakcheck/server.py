@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hmac
+import html
 import importlib.resources
 import json
 import logging
@@ -34,6 +35,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from vpnguard.core.leakcheck.candidates import CandidateError, parse_candidate
+from vpnguard.core.leakcheck.reach import Reach, gathering_proof, quiet_ms
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +107,8 @@ class PageReport:
     media: str | None = None  # "granted", "refused: ...", "unavailable: ..." (media view)
     calls: tuple[PageCall, ...] = ()
     settled: bool = False  # gathering was still open; no new candidate for settle_ms
+    proven: bool = False  # the page ended gathering because the server said it was proven
+    candidate_ms: tuple[float, ...] = ()  # page ms at which each candidate arrived
 
 
 def _short(v: Any, what: str, limit: int = 64) -> str | None:
@@ -201,6 +207,13 @@ def validate_report(doc: Any, slot: str, received: float) -> PageReport:
         for k, v in timings.items()
     ):
         raise ReportError("bad timings")
+    cand_ms = doc.get("cand_ms", [])
+    if (
+        not isinstance(cand_ms, list)
+        or len(cand_ms) not in (0, len(cands))
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in cand_ms)
+    ):
+        raise ReportError("'cand_ms' must be one number per candidate")
     calls = doc.get("calls", [])
     if not isinstance(calls, list) or len(calls) > MAX_CALLS:
         raise ReportError(f"'calls' must be a list of at most {MAX_CALLS}")
@@ -212,11 +225,13 @@ def validate_report(doc: Any, slot: str, received: float) -> PageReport:
         gathering_state=state[:32] if state else None,
         timed_out=bool(doc.get("timed_out", False)),
         error=err[:512] if err else None,
-        timings={k[:32]: float(v) for k, v in list(timings.items())[:16]},
+        timings={k[:32]: float(v) for k, v in list(timings.items())[:24]},
         received=received,
         media=_short(doc.get("media"), "media", 200),
         calls=tuple(validate_call(c) for c in calls),
         settled=bool(doc.get("settled", False)),
+        proven=bool(doc.get("proven", False)),
+        candidate_ms=tuple(float(v) for v in cand_ms),
     )
 
 
@@ -258,6 +273,9 @@ class _Slot:
         self.report: PageReport | None = None
         self.rejected: list[str] = []
         self.served = False
+        self.served_at: float | None = None  # time.monotonic() when the page was served
+        self.proof: str | None = None  # why the server told the page gathering may end
+        self.asks = 0  # progress requests answered
         self.tampered: list[str] = []
 
 
@@ -346,6 +364,9 @@ class LeakCheckServer:
         settle: float = DEFAULT_SETTLE,
     ) -> None:
         self.settle = settle
+        self._reach: tuple[Reach, ...] | None = None
+        self._bases: tuple[str, ...] = ()
+        self._reach_ready = threading.Event()
         self.token = secrets.token_urlsafe(24)
         self.ice_servers = [dict(s) for s in ice_servers]
         self.gather_timeout = gather_timeout
@@ -438,6 +459,68 @@ class LeakCheckServer:
     def report(self, slot: str) -> PageReport | None:
         return self._slots[slot].report
 
+    # -- the end of gathering -----------------------------------------------------------
+    def set_reach(self, reach: Sequence[Reach], bases: Sequence[str]) -> None:
+        """Our own probes from every local address (see ``reach.py``); pages may ask now."""
+        self._reach, self._bases = tuple(reach), tuple(bases)
+        self._reach_ready.set()
+
+    def proof_for(self, lines: Sequence[str]) -> str | None:
+        """Why no further candidate can come after ``lines`` (None: not proven)."""
+        if not self._reach_ready.is_set():
+            return None
+        parsed = []
+        for line in lines:
+            try:
+                parsed.append(parse_candidate(line))
+            except CandidateError:
+                return None
+        return gathering_proof(parsed, self._reach, self._bases)
+
+    def proof(self, slot: str) -> str | None:
+        """The proof the server gave ``slot``'s page, if it told it to end gathering."""
+        return self._slots[slot].proof
+
+    def _progress(self, slot: str, body: bytes) -> tuple[HTTPStatus, str]:
+        """The page asks whether its gathering may end; answers {"end": bool}."""
+        s = self._slots[slot]
+        try:
+            doc = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return HTTPStatus.BAD_REQUEST, "malformed JSON"
+        given = doc.get("secret") if isinstance(doc, dict) else None
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), s.secret.encode()):
+            with self._lock:
+                s.tampered.append(
+                    "a progress request without the page's secret arrived: someone tried to "
+                    "steer the check"
+                )
+            s.event.set()
+            return HTTPStatus.FORBIDDEN, "wrong secret"
+        lines = doc.get("candidates")
+        if (
+            not isinstance(lines, list)
+            or len(lines) > MAX_CANDIDATES
+            or not all(isinstance(x, str) and len(x) <= 4096 for x in lines)
+        ):
+            return HTTPStatus.BAD_REQUEST, "bad candidates"
+        # Our probes run while the browser starts; a page that is faster waits a little.
+        ready = self._reach_ready.wait(0.25)
+        why = self.proof_for(lines)
+        with self._lock:
+            s.asks += 1
+            if why is not None and s.proof is None:
+                s.proof = why
+        settle_ms = int(self.settle * 1000)
+        if ready and self._reach is not None:
+            settle_ms = quiet_ms(self._reach, settle_ms)
+        answer = {"end": why is not None, "ready": ready, "settle_ms": settle_ms}
+        return HTTPStatus.OK, json.dumps(answer)
+
+    def served_at(self, slot: str) -> float | None:
+        """When ``slot``'s page was served (``time.monotonic()``), or None."""
+        return self._slots[slot].served_at
+
     def rejected(self, slot: str) -> list[str]:
         return list(self._slots[slot].rejected)
 
@@ -484,12 +567,17 @@ class LeakCheckServer:
             # The page reports by itself before this, whatever hangs.
             "page_timeout_ms": media_ms + max(gather_ms, call_ms if s.calls else 0) + 1500,
             "report_url": f"/{self.token}/{slot}/report",
+            "progress_url": f"/{self.token}/{slot}/progress",
             "frame_url": self.url(s.frame) if s.frame else None,
         }
         # "<" escaped so no value can close the data block.
         data = json.dumps(cfg).replace("<", "\\u003c").replace(">", "\\u003e")
-        page = self._page.replace("__CONFIG__", data).replace(
-            "__SCRIPT__", f"/{self.token}/leakcheck.js"
+        # The "any page" frame is in the markup, so it loads while this page's script does.
+        frame = f'<iframe src="{html.escape(self.url(s.frame))}"></iframe>\n' if s.frame else ""
+        page = (  # the config last: no value in it is ever taken for a placeholder
+            self._page.replace("__FRAME__", frame)
+            .replace("__SCRIPT__", f"/{self.token}/leakcheck.js")
+            .replace("__CONFIG__", data)
         )
         return page.encode("utf-8")
 
@@ -505,6 +593,7 @@ class LeakCheckServer:
                 s.event.set()
                 return None
             s.served = True
+            s.served_at = time.monotonic()
         return self.render_page(slot)
 
     def _accept(self, slot: str, body: bytes) -> tuple[HTTPStatus, str]:
@@ -581,7 +670,11 @@ class LeakCheckServer:
                     return None
                 if parts[2:] == ["leakcheck.js"]:
                     return "", "leakcheck.js"
-                if len(parts) == 4 and parts[2] in server._slots and parts[3] in ("", "report"):
+                if (
+                    len(parts) == 4
+                    and parts[2] in server._slots
+                    and parts[3] in ("", "report", "progress")
+                ):
                     return parts[2], parts[3]
                 return None
 
@@ -619,7 +712,7 @@ class LeakCheckServer:
                 if not self._guard():
                     return
                 route = self._route()
-                if route is None or route[1] != "report":
+                if route is None or route[1] not in ("report", "progress"):
                     self._send(HTTPStatus.NOT_FOUND, b"not found")
                     return
                 if self.headers.get("Origin") is None:
@@ -641,6 +734,11 @@ class LeakCheckServer:
                     self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"too large")
                     return
                 body = self.rfile.read(length)
+                if route[1] == "progress":
+                    status, msg = server._progress(route[0], body)
+                    ctype = "application/json" if status is HTTPStatus.OK else "text/plain"
+                    self._send(status, msg.encode(), ctype)
+                    return
                 status, msg = server._accept(route[0], body)
                 self._send(status, msg.encode())
 

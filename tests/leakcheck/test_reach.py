@@ -1,0 +1,248 @@
+"""When a view may stop gathering: real probes against coturn, the pure rule, the endpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vpnguard.core.leakcheck.candidates import parse_candidate
+from vpnguard.core.leakcheck.reach import (
+    Reach,
+    gathering_proof,
+    probe_bases,
+    probe_one,
+    probe_reach,
+    quiet_ms,
+)
+from vpnguard.core.leakcheck.server import LeakCheckServer
+from vpnguard.core.leakcheck.stun import parse_ice_url
+from vpnguard.core.model import InterfaceKind, NetInterface
+
+from .conftest import free_udp_port
+from .test_server import request, secret_of
+
+LAN, UNDER, TUN, EXIT = "192.168.77.2", "172.31.9.2", "10.66.0.2", "203.0.113.10"
+STUN, TURN = "stun:198.51.100.1:3478", "turn:198.51.100.1:3479?transport=tcp"
+BASES = (LAN, UNDER, TUN)
+
+
+def cands(*lines: str) -> list:  # type: ignore[type-arg]
+    return [parse_candidate(x) for x in lines]
+
+
+def host(addr: str, proto: str = "udp") -> str:
+    return f"candidate:1 1 {proto} 2122260223 {addr} 40000 typ host"
+
+
+def srflx(addr: str, base: str) -> str:
+    return f"candidate:2 1 udp 1686052607 {addr} 40001 typ srflx raddr {base} rport 40000"
+
+
+def relay(raddr: str) -> str:
+    return f"candidate:3 1 udp 41885439 198.51.100.1 50000 typ relay raddr {raddr} rport 40002"
+
+
+# The lab's full tunnel, as the probes see it: only the tunnel address reaches the servers.
+FULL = (
+    Reach(TUN, STUN, False, True, mapped=EXIT),
+    Reach(TUN, TURN, True, True),
+    Reach(LAN, STUN, False, False, error="no answer before timeout"),
+    Reach(LAN, TURN, True, False, error="TimeoutError: timed out"),
+    Reach(UNDER, STUN, False, False, error="no answer before timeout"),
+    Reach(UNDER, TURN, True, False, error="TimeoutError: timed out"),
+)
+FULL_SEEN = (host(LAN), host(UNDER), host(TUN), srflx(EXIT, TUN), relay(EXIT))
+
+
+def test_full_tunnel_ends_once_every_answering_path_has_shown() -> None:
+    why = gathering_proof(cands(*FULL_SEEN), FULL, BASES)
+    assert why is not None and "192.168.77.2" in why and "172.31.9.2" in why
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        srflx(EXIT, TUN),  # the tunnel's STUN answer is still to come
+        relay(EXIT),  # the TURN allocation is still to come
+        host(LAN),  # an address the browser has not gathered from (yet)
+    ],
+)
+def test_a_path_that_answered_us_keeps_gathering_open(missing: str) -> None:
+    seen = [x for x in FULL_SEEN if x != missing]
+    assert gathering_proof(cands(*seen), FULL, BASES) is None
+
+
+def test_late_answer_on_the_lan_is_waited_for() -> None:
+    """Split tunnel: the LAN reaches both servers; its relay (raddr = the LAN side, the
+    leak) must arrive before the view may end, however long it takes."""
+    reach = (
+        Reach(LAN, STUN, False, True, mapped=LAN),  # no NAT: no new srflx to expect
+        Reach(LAN, TURN, True, True),
+        Reach(TUN, STUN, False, False),
+        Reach(TUN, TURN, True, False),
+        Reach(UNDER, STUN, False, False),
+        Reach(UNDER, TURN, True, False),
+    )
+    seen = [host(LAN), host(UNDER), host(TUN)]
+    assert gathering_proof(cands(*seen), reach, BASES) is None
+    assert gathering_proof(cands(*seen, relay(LAN)), reach, BASES) is not None
+
+
+def test_what_cannot_be_proven_never_ends_early() -> None:
+    mdns = "candidate:1 1 udp 2122260223 0b1e6c1a-2c1b-4c63-9a4a-2b0e7d1e9f00.local 4 typ host"
+    assert gathering_proof(cands(mdns, *FULL_SEEN[1:]), FULL, BASES) is None  # base hidden
+    assert gathering_proof(cands(*FULL_SEEN, host("10.9.9.9")), FULL, BASES) is None  # unprobed
+    assert gathering_proof(cands(*FULL_SEEN), None, BASES) is None  # probes not done
+    assert gathering_proof(cands(*FULL_SEEN), FULL[:-1], BASES) is None  # a pair unprobed
+    assert gathering_proof([], FULL, BASES) is None
+    no_mapped = (Reach(TUN, STUN, False, True, mapped=None), *FULL[1:])
+    assert gathering_proof(cands(*FULL_SEEN), no_mapped, BASES) is None
+    # srflx with the right address from the wrong base does not count
+    wrong = (host(LAN), host(UNDER), host(TUN), srflx(EXIT, LAN), relay(EXIT))
+    assert gathering_proof(cands(*wrong), FULL, BASES) is None
+
+
+def test_probe_bases_are_what_a_granted_page_gathers_from() -> None:
+    ifs = (
+        NetInterface("lo", InterfaceKind.LOOPBACK, "t", ("127.0.0.1", "::1"), True),
+        NetInterface("eth0", InterfaceKind.PHYSICAL, "t", (LAN, "fe80::1", "2001:db8::5"), True),
+        NetInterface("wg0", InterfaceKind.VPN, "t", (TUN,), True),
+        NetInterface("eth1", InterfaceKind.PHYSICAL, "t", ("192.0.2.9",), False),
+    )
+    assert probe_bases(ifs) == (LAN, "2001:db8::5", TUN)
+
+
+# -- real probes -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def turn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real TURN server (coturn, long-term credentials) on loopback, UDP and TCP."""
+    if shutil.which("turnserver") is None:
+        pytest.skip("coturn (turnserver) not installed")
+    tmp: Path = tmp_path_factory.mktemp("turn")
+    port = free_udp_port()
+    proc = subprocess.Popen(
+        [
+            "turnserver",
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            f"--listening-port={port}",
+            "--lt-cred-mech",
+            "--user=u:p",
+            "--realm=test",
+            "--no-tls",
+            "--no-dtls",
+            "--no-cli",
+            "--no-rfc5780",
+            "--log-file=stdout",
+            f"--pidfile={tmp / 'turn.pid'}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = parse_ice_url(f"turn:127.0.0.1:{port}?transport=tcp")
+        deadline = time.monotonic() + 10
+        while not probe_one("127.0.0.1", url, timeout=0.3).answered:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("coturn did not start")
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def test_real_probes_answer_or_fail_within_their_bound(
+    coturn: str, dead_stun: str, turn_port: int
+) -> None:
+    servers = [
+        parse_ice_url(coturn),
+        parse_ice_url(f"turn:127.0.0.1:{turn_port}?transport=udp"),
+        parse_ice_url(f"turn:127.0.0.1:{turn_port}?transport=tcp"),
+        parse_ice_url(dead_stun),
+    ]
+    t = time.monotonic()
+    got = {r.url: r for r in probe_reach(["127.0.0.1"], servers, timeout=0.8)}
+    assert time.monotonic() - t < 2.0
+    assert got[coturn].answered and got[coturn].mapped == "127.0.0.1"
+    assert got[servers[1].url].answered and got[servers[1].url].mapped is None  # 401 counts
+    assert got[servers[2].url].answered
+    assert not got[dead_stun].answered
+
+
+def test_a_closed_tcp_port_and_a_silent_udp_port_are_not_reached() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: refused
+    r = probe_one("127.0.0.1", parse_ice_url(f"turn:127.0.0.1:{port}?transport=tcp"), 0.5)
+    assert not r.answered and r.error
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # receives, never answers
+        url = parse_ice_url(f"stun:127.0.0.1:{silent.getsockname()[1]}")
+        silent.settimeout(1.0)
+        t = time.monotonic()
+        r = probe_one("127.0.0.1", url, 1.0)
+        assert not r.answered and 0.9 < time.monotonic() - t < 1.8
+        assert len([silent.recv(100) for _ in range(3)]) == 3  # three sends, like a browser
+
+
+# -- the page's question ------------------------------------------------------------------
+
+
+def progress(s: LeakCheckServer, doc: object) -> tuple[int, bytes]:
+    status, _, body = request(s, "POST", f"/{s.token}/chromium/progress", json.dumps(doc).encode())
+    return status, body
+
+
+def test_the_server_says_end_only_with_a_proof() -> None:
+    with LeakCheckServer([{"urls": [STUN]}], gather_timeout=2) as s:
+        s.add_slot("chromium")
+        secret = secret_of(s)
+        t = time.monotonic()
+        status, body = progress(s, {"secret": secret, "candidates": list(FULL_SEEN)})
+        # probes not in yet: no end, and no quiet spell may end the view either
+        assert status == 200 and json.loads(body) == {
+            "end": False,
+            "ready": False,
+            "settle_ms": 1000,
+        }
+        assert time.monotonic() - t < 1.0
+        slow = (dataclasses.replace(FULL[0], rtt_ms=1300.0), *FULL[1:])
+        s.set_reach(slow, BASES)
+        status, body = progress(s, {"secret": secret, "candidates": list(FULL_SEEN[:-1])})
+        assert json.loads(body) == {"end": False, "ready": True, "settle_ms": 2050}
+        assert s.proof("chromium") is None
+        status, body = progress(s, {"secret": secret, "candidates": list(FULL_SEEN)})
+        assert json.loads(body)["end"] is True and s.proof("chromium")
+        assert s.tampered("chromium") == []
+        assert progress(s, {"secret": secret, "candidates": "x"})[0] == 400
+
+
+def test_a_forged_question_is_tampering() -> None:
+    with LeakCheckServer([{"urls": [STUN]}], gather_timeout=2) as s:
+        s.add_slot("chromium")
+        s.set_reach(FULL, BASES)
+        status, _ = progress(s, {"secret": "guess", "candidates": list(FULL_SEEN)})
+        assert status == 403 and s.tampered("chromium") and s.proof("chromium") is None
+
+
+def test_the_quiet_spell_covers_the_slowest_answer() -> None:
+    fast = (Reach(TUN, STUN, False, True, mapped=EXIT, rtt_ms=3.0),)
+    assert quiet_ms(fast, 1000) == 1000
+    assert quiet_ms((*fast, Reach(LAN, TURN, True, True, rtt_ms=1300.0)), 1000) == 2050
+    assert quiet_ms((Reach(LAN, STUN, False, False, rtt_ms=None),), 1000) == 1000
