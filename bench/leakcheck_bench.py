@@ -11,10 +11,14 @@ STUN and TURN), then, inside the client namespace, in one run:
   (any page, and a site allowed camera and microphone) and a real call
   through the lab's TURN server (password on stdin).
 
-Each is repeated (``--repeat``, default 3); medians are shown. Target: the
-full check <= 1.5x the slowest single raw browser.
+Each is repeated (``--repeat``, default 3), raw and full runs interleaved;
+medians are shown, with the machine's load average before and after. Target:
+the full check <= 1.5x the slowest single raw browser. ``--timeline`` prints
+instead every phase of one full check per browser and view (profile written,
+process started, page served, getUserMedia, each candidate, gathering end and
+why, calls, report, kill, temp dir removed).
 
-    sudo .venv/bin/python bench/leakcheck_bench.py [--repeat N]
+    sudo .venv/bin/python bench/leakcheck_bench.py [--repeat N] [--timeline]
 """
 
 from __future__ import annotations
@@ -244,6 +248,12 @@ def full(lab: Lab) -> dict[str, float | str]:
             raise SystemExit(f"{b['id']}: {b['reason']}")
         views += len(b["views"])
         calls += bool(b["call"] and b["call"]["connected"])
+    ended = "; ".join(
+        f"{b['id']} {v['name']}: "
+        + ("proven" if v.get("proof") else "settled" if v["settled"] else v["gathering_state"])
+        for b in doc["browsers"]
+        for v in b["views"]
+    )
     per = "; ".join(
         f"{b['id']}: {b['verdict']}, call {'ok' if b['call']['connected'] else 'none'}"
         for b in doc["browsers"]
@@ -254,6 +264,7 @@ def full(lab: Lab) -> dict[str, float | str]:
         "views": views,
         "calls": calls,
         "what": per,
+        "ended": "gathering ended: " + ended,
     }
 
 
@@ -290,10 +301,12 @@ def main() -> int:
             raw(lab, b)
         raws: dict[str, list[dict[str, float]]] = {b: [] for b in BROWSERS}
         fulls: list[dict[str, float | str]] = []
+        load_before = os.getloadavg()
         for _ in range(a.repeat):
             for b in BROWSERS:
                 raws[b].append(raw(lab, b))
             fulls.append(full(lab))
+        load_after = os.getloadavg()
     finally:
         lab.close()
 
@@ -301,6 +314,11 @@ def main() -> int:
         return statistics.median(xs)
 
     print(f"leak check benchmark, lab full tunnel, median of {a.repeat} runs")
+    print(
+        f"machine: {os.cpu_count()} CPUs; load average (1/5/15 min) "
+        f"{'/'.join(f'{x:.2f}' for x in load_before)} before, "
+        f"{'/'.join(f'{x:.2f}' for x in load_after)} after the measured runs"
+    )
     floor = 0.0
     for b, rs in raws.items():
         rep, tot = med([r["report_s"] for r in rs]), med([r["total_s"] for r in rs])
@@ -316,6 +334,8 @@ def main() -> int:
         f"full check: {check:.2f} s (run_check), {wall:.2f} s (whole process); "
         f"{fulls[-1]['views']} views, {fulls[-1]['calls']} calls connected; {fulls[-1]['what']}"
     )
+    each = ", ".join(f"{float(f['check_s']):.2f}" for f in fulls)
+    print(f"full check, each run: {each} s; {fulls[-1]['ended']}")
     ratio = check / floor
     print(
         f"full check / slowest raw browser = {ratio:.2f}  (target <= 1.5)  "

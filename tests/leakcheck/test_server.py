@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import vpnguard
 from vpnguard.core.leakcheck.server import CSP, MAX_BODY, MAX_CONNECTIONS, LeakCheckServer
 
 GOOD = {
@@ -77,11 +81,15 @@ def test_binds_loopback_ephemeral_port(server: LeakCheckServer) -> None:
 def test_page_from_package_with_config_and_csp(server: LeakCheckServer) -> None:
     status, headers, body = request(server, "GET", f"/{server.token}/chromium/")
     assert status == 200
-    assert headers["content-security-policy"] == CSP
+    csp = headers["content-security-policy"]
+    # the script is inlined, and only it may run: by its hash, never 'unsafe-inline'
+    js_file = (Path(vpnguard.__file__).parent / "data" / "leakcheck.js").read_bytes()
+    digest = base64.b64encode(hashlib.sha256(js_file).digest()).decode()
+    assert csp == CSP.replace("script-src 'self'", f"script-src 'sha256-{digest}'")
+    assert "unsafe-inline" not in csp
     assert headers["x-content-type-options"] == "nosniff"
     page = body.decode()
-    assert "RTCPeerConnection" not in page  # the logic lives in the external script
-    assert f"/{server.token}/leakcheck.js" in page
+    assert f"<script>{js_file.decode()}</script>" in page
     assert "stun:198.51.100.1:3478" in page and "__CONFIG__" not in page
     status, _, js = request(server, "GET", f"/{server.token}/leakcheck.js")
     assert status == 200 and b"RTCPeerConnection" in js and b"icegatheringstatechange" in js
