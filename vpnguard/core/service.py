@@ -423,6 +423,22 @@ def unprotect(
     return _change(Action.UNPROTECT, None, browsers, dry_run, _host(root, host), registry)
 
 
+def has_protection(*, root: str | os.PathLike[str] | None = None, host: Host | None = None) -> bool:
+    """Whether vpnguard's journal lists anything it wrote (at any level).
+
+    A journal that cannot be read counts as "yes": callers use this to decide
+    whether protection found later is theirs to undo, and the safe answer
+    keeps protection in place.
+    """
+    from vpnguard.core.errors import VpnguardError
+    from vpnguard.core.policy.journal import Journal
+
+    try:
+        return bool(Journal.load(_host(root, host)).entries)
+    except VpnguardError:
+        return True
+
+
 def check(
     browsers: Sequence[str] | None = None,
     *,
