@@ -11,10 +11,12 @@ and, as root, on mount points and on the real ``/etc``. The crash-injection test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -321,3 +323,52 @@ def test_real_etc_killed_mid_write_leaves_the_managed_dir_clean() -> None:
     proc = vpnguard("unprotect")  # the fixture checks /etc is exactly as it was
     assert proc.returncode == 0, proc.stderr
     assert not parent.exists() or not [n for n in os.listdir(parent) if OURS.fullmatch(n)]
+
+
+@pytest.mark.root
+@pytest.mark.usefixtures("real_etc")
+def test_real_chromium_reads_a_dot_file_in_the_managed_dir_but_nothing_in_its_parent(
+    tmp_path: Path,
+) -> None:
+    """Why the temp file moved: the premise, checked against the real browser. A policy
+    in a dot-file named like the old temp file blocks a page; the same policy in a file
+    named like the new temp file, in the parent, does not."""
+    chromium = shutil.which("chromium")
+    assert chromium is not None
+    parent = Path("/etc/chromium/policies")
+    made = [d for d in (parent.parent, parent, parent / "managed") if not d.exists()]
+    inside = parent / "managed/.vpnguard.json.vpnguard-0a1b2c3d.tmp"
+    outside = parent / ".managed.vpnguard.json.vpnguard-0a1b2c3d.tmp"
+    pages = {}
+    runs: dict[str, subprocess.Popen[str]] = {}
+    for name in ("inside", "outside"):
+        pages[name] = tmp_path / f"{name}.html"
+        pages[name].write_text(f"<p>{name.upper()}-LOADED</p>")
+    try:
+        for d in made:
+            d.mkdir(mode=0o755)
+        inside.write_text(json.dumps({"URLBlocklist": [pages["inside"].as_uri()]}))
+        outside.write_text(json.dumps({"URLBlocklist": [pages["outside"].as_uri()]}))
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"]
+        runs = {
+            name: subprocess.Popen(
+                [chromium, *flags, f"--user-data-dir={tmp_path / name}", page.as_uri()],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # its helpers (crashpad) share the group: killed below
+            )
+            for name, page in pages.items()
+        }
+        out = {name: proc.communicate(timeout=60)[0] for name, proc in runs.items()}
+    finally:
+        for proc in runs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        inside.unlink(missing_ok=True)
+        outside.unlink(missing_ok=True)
+        for d in reversed(made):
+            d.rmdir()
+    assert "ERR_BLOCKED_BY_ADMINISTRATOR" in out["inside"], out["inside"][-800:]
+    assert "OUTSIDE-LOADED" in out["outside"], out["outside"][-800:]
