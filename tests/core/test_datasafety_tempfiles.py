@@ -191,6 +191,40 @@ def test_recovery_removes_only_our_leftovers_inside_and_outside(root: Path) -> N
     assert not (root / CR_DIR).exists()  # emptied, and vpnguard created it
 
 
+@pytest.mark.root  # chown to another user
+@pytest.mark.parametrize("hostile", ["owner", "world-writable"])
+def test_an_untrusted_parent_is_refused_like_the_policy_dir(root: Path, hostile: str) -> None:
+    """The temp file's directory is held to the policy dir's rule: a user who owns (or may
+    write) /etc/chromium/policies could swap the temp file before the rename."""
+    (root / CR_DIR).mkdir(parents=True)
+    parent = root / PARENT
+    if hostile == "owner":
+        os.chown(parent, 65534, 65534)
+    else:
+        parent.chmod(0o777)
+    before = snapshot(root)
+    proc = vpnguard("protect", "--browser", "chromium", root=root)
+    assert proc.returncode == 4, proc.stderr
+    message = json.loads(proc.stdout)["error"]["message"]
+    assert "/etc/chromium/policies " in message
+    assert ("owned by uid 65534" if hostile == "owner" else "writable by other") in message
+    assert snapshot(root) == before
+
+
+@pytest.mark.root  # chown
+def test_mode_and_owner_of_the_file_are_kept(root: Path) -> None:
+    """The temp file is made elsewhere, but the file renamed into place keeps the mode and
+    owner the admin gave it."""
+    assert vpnguard("protect", "--level", "strict", root=root).returncode == 0
+    own = root / CR_DIR / "vpnguard.json"
+    own.chmod(0o640)
+    os.chown(own, 0, 65534)
+    assert vpnguard("protect", "--level", "balanced", root=root).returncode == 0
+    st = own.stat()
+    assert (oct(st.st_mode & 0o7777), st.st_uid, st.st_gid) == (oct(0o640), 0, 65534)
+    assert json.loads(own.read_bytes()) == {"WebRtcIPHandling": "default_public_interface_only"}
+
+
 @pytest.mark.root
 @pytest.mark.parametrize(
     "mount",
