@@ -266,6 +266,31 @@ def test_managed_dir_that_is_a_mount_point_is_refused(root: Path, mount: str) ->
 
 
 @pytest.mark.root
+def test_unprotect_still_removes_our_file_from_a_mount_point(root: Path) -> None:
+    """Removing needs no temp file: a vpnguard.json written before the managed dir became a
+    mount point (or by an earlier version) is still taken back."""
+    assert vpnguard("protect", root=root).returncode == 0
+    managed = root / CR_DIR
+    script = textwrap.dedent(
+        f"""
+        set -e
+        mount --make-rprivate /
+        mount --bind {managed} {managed}
+        {" ".join(CLI)} unprotect --root {root} --json > {root}/out.json
+        """
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((root / "out.json").read_text())["ok"] is True
+    (root / "out.json").unlink()
+    assert os.listdir(managed) == []  # (a mount point cannot be removed: the dir stays)
+    journal = json.loads((root / "var/lib/vpnguard/journal.json").read_text())
+    assert journal["entries"] == []
+
+
+@pytest.mark.root
 def test_rename_across_filesystems_is_refused_and_leaves_no_temp(tmp_path: Path) -> None:
     """The last line of defence when a mount appears between the check and the write:
     EXDEV from rename() is a refusal, the temp file is removed, the target unchanged."""

@@ -209,14 +209,16 @@ def plan_unprotect(
         temp_dir = _temp_dir_of(entry.kind, path)
         if current is not None or entry.original_exists:
             fsio.check_dir(host, _dir_of(path), writable=not preview)
-            if temp_dir is not None:
-                fsio.check_temp_dir(host, _dir_of(path), writable=not preview)
         current_sha = fsio.sha256(current)
         original = entry.original
 
         def step(
             action: FileAction, detail: str, after: bytes | None, mode: int, dirs: list[str]
         ) -> Step:
+            if temp_dir is not None and action in (FileAction.RESTORE, FileAction.MODIFY):  # noqa: B023
+                # Only a write needs the temp dir: removing vpnguard.json from a managed
+                # dir that is a mount point (written by an earlier version) still works.
+                fsio.check_temp_dir(host, _dir_of(path), writable=not preview)  # noqa: B023
             return Step(
                 change=FileChange(path, action, ids, detail),  # noqa: B023
                 system_path=path,  # noqa: B023
