@@ -690,6 +690,16 @@ def read_file(path: os.PathLike[str] | str) -> bytes | None:
     return fsio.read_bytes(Path(path))
 
 
+def loads_strict(data: bytes) -> object:
+    """Parse JSON as strictly as vpnguard reads policy files: raises
+    :class:`~vpnguard.core.errors.StrictJsonError` (NaN/Infinity/1e400, duplicate keys,
+    lone surrogates, nesting over 100 levels, checked before parsing), or another
+    ``ValueError`` for a syntax error or bytes that are not UTF-8."""
+    from vpnguard.core.policy.render import loads_strict as _loads
+
+    return _loads(data)
+
+
 def network_state(
     interfaces: Sequence[NetInterface],
     public_route: Route | None,
