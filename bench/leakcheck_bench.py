@@ -131,7 +131,7 @@ def raw_once(browser: str) -> dict[str, float]:
     }
 
 
-def timeline_once() -> str:
+def timeline_once(only: str | None = None) -> str:
     """One full check in-process (inside the namespace), as a per-phase timeline.
 
     Times are seconds since run_check() was called. Runner phases come from the
@@ -145,7 +145,7 @@ def timeline_once() -> str:
     from vpnguard.core.network import detect_network
 
     h = Host.current()
-    browsers = detect_browsers(h, list(BROWSERS))
+    browsers = detect_browsers(h, [only] if only else list(BROWSERS))
     net = detect_network(h)
     t0 = time.monotonic()
     r = run_check(
@@ -279,12 +279,13 @@ def main() -> int:
         "--timeline", action="store_true", help="print one full check's per-phase timeline"
     )
     ap.add_argument("--inner-timeline", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--only", choices=BROWSERS, help="--timeline: check only this browser")
     a = ap.parse_args()
     if a.raw:
         print(json.dumps(raw_once(a.raw)))
         return 0
     if a.inner_timeline:
-        print(timeline_once())
+        print(timeline_once(a.only))
         return 0
     if os.geteuid() != 0:
         raise SystemExit("needs root (network namespaces)")
@@ -297,7 +298,8 @@ def main() -> int:
         full(lab)  # warm the page cache; not counted
         if a.timeline:
             for _ in range(a.repeat):
-                proc = in_ns(lab, str(Path(__file__).resolve()), "--inner-timeline")
+                extra = ("--only", a.only) if a.only else ()
+                proc = in_ns(lab, str(Path(__file__).resolve()), "--inner-timeline", *extra)
                 print(proc.stdout, proc.stderr[-2000:], sep="")
             return 0
         for b in BROWSERS:

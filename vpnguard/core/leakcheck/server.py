@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vpnguard.core.leakcheck.candidates import CandidateError, parse_candidate
-from vpnguard.core.leakcheck.reach import Reach, gathering_proof, quiet_ms
+from vpnguard.core.leakcheck.reach import REACH_TIMEOUT, Reach, gathering_proof, quiet_ms
 
 log = logging.getLogger(__name__)
 
@@ -393,7 +393,10 @@ class LeakCheckServer:
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> LeakCheckServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            # close() waits for the loop to notice: a short poll keeps the check's end prompt.
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -514,8 +517,9 @@ class LeakCheckServer:
             or not all(isinstance(x, str) and len(x) <= 4096 for x in lines)
         ):
             return HTTPStatus.BAD_REQUEST, "bad candidates"
-        # Our probes run while the browser starts; a page that is faster waits a little.
-        ready = self._reach_ready.wait(0.25)
+        # Our probes run while the browser starts; a page that is faster is answered the
+        # moment they are in (a long poll, bounded: the probes are bounded too).
+        ready = self._reach_ready.wait(REACH_TIMEOUT + 1.0)
         why = self.proof_for(lines)
         with self._lock:
             s.asks += 1
