@@ -99,6 +99,8 @@ def raw_once(browser: str) -> dict[str, float]:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/"
     tmp = tempfile.mkdtemp(prefix="vg-raw-")
+    tmpdir = os.path.join(tmp, "t")
+    os.mkdir(tmpdir)
     path = shutil.which(browser) or browser
     if browser.startswith("firefox"):
         argv = [path, "--headless", "--no-remote", "--profile", tmp, url]
@@ -110,7 +112,8 @@ def raw_once(browser: str) -> dict[str, float]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, "HOME": tmp},
+        # Chromium makes /tmp/org.chromium.Chromium.* under TMPDIR: keep it in the run's dir.
+        env={**os.environ, "HOME": tmp, "TMPDIR": tmpdir},
     )
     ok = got.wait(30)
     t_report = time.monotonic()
