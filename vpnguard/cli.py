@@ -14,7 +14,6 @@ changed), 5 internal error.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
 import json
 import sys
@@ -49,13 +48,16 @@ EPILOG = """exit codes:
 """
 
 
-@dataclasses.dataclass
 class Env:
     """The process environment a command sees; tests pass their own streams."""
 
-    stdout: TextIO
-    stderr: TextIO
-    json: bool = False
+    def __init__(self, stdout: TextIO, stderr: TextIO, json: bool = False) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.json = json
+
+    def __repr__(self) -> str:
+        return f"Env(stdout={self.stdout!r}, stderr={self.stderr!r}, json={self.json!r})"
 
     def emit_json(self, doc: dict[str, Any]) -> None:
         json.dump(doc, self.stdout, indent=2, sort_keys=False)

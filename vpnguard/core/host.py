@@ -7,7 +7,6 @@ and run Windows or macOS detection logic on Linux.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from abc import ABC, abstractmethod
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from vpnguard.core.errors import RefusedError, UsageError
 from vpnguard.core.model import OS
+from vpnguard.core.record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ def _arch() -> str:
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine or "x86_64")
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Host:
     """Where the system lives (``root``), which OS it is, and its search path.
 
@@ -172,7 +172,7 @@ class Host:
     home: str
     arch: str
     environ: Mapping[str, str]
-    system: System = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    system: System = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.system is None:

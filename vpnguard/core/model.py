@@ -1,13 +1,15 @@
 """Plain, frozen data shared by every part of vpnguard (no Qt, no OS access).
 
-Each dataclass has a ``to_json`` giving the shape documented in the JSON
-schema; the CLI, the Python API and the GUI all read these same objects.
+Each record (a frozen dataclass, see :mod:`vpnguard.core.record`) has a
+``to_json`` giving the shape documented in the JSON schema; the CLI, the
+Python API and the GUI all read these same objects.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from enum import StrEnum
+
+from vpnguard.core.record import fields_of, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -135,7 +137,12 @@ class TunnelMode(StrEnum):
 def _jsonable(value: Any) -> Any:
     if isinstance(value, StrEnum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    names = fields_of(value) if not isinstance(value, type) else None
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
+    if not isinstance(value, type) and hasattr(type(value), "__dataclass_fields__"):
+        import dataclasses  # a real dataclass (model_extra): not on the status path
+
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
@@ -151,7 +158,7 @@ class JsonMixin:
         return out
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class PolicyTarget(JsonMixin):
     """One place a browser reads managed policy from.
 
@@ -166,7 +173,7 @@ class PolicyTarget(JsonMixin):
     note: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Browser(JsonMixin):
     """An installed browser as detected on this machine."""
 
@@ -193,7 +200,7 @@ class Browser(JsonMixin):
         }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Conflict(JsonMixin):
     """Another policy source sets one of our keys to a different value."""
 
@@ -203,7 +210,7 @@ class Conflict(JsonMixin):
     ours: Any
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class TargetState(JsonMixin):
     """The protection one policy target gives, read back from disk."""
 
@@ -213,7 +220,7 @@ class TargetState(JsonMixin):
     conflicts: tuple[Conflict, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class PolicyState(JsonMixin):
     """A browser's protection, read back from disk."""
 
@@ -224,7 +231,7 @@ class PolicyState(JsonMixin):
     detail: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class NetInterface(JsonMixin):
     """One network interface, classified (with the reason)."""
 
@@ -236,7 +243,7 @@ class NetInterface(JsonMixin):
     vpn_type: str | None = None  # "wireguard", "openvpn", "tailscale", ... when known
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Route(JsonMixin):
     """The kernel's answer for one destination: which interface and source address."""
 
@@ -247,7 +254,7 @@ class Route(JsonMixin):
     via_vpn: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class NetworkState(JsonMixin):
     """The VPN state: the interfaces, the routes to the internet, full or split tunnel."""
 

@@ -8,7 +8,6 @@ subclasses carrying the CLI exit code.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
@@ -36,6 +35,7 @@ from vpnguard.core.model import (
     TunnelMode,
 )
 from vpnguard.core.policy.status import read_states
+from vpnguard.core.record import record, replace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ log = get_logger(__name__)  # imports logging only if a message is emitted
 SCHEMA_VERSION = 1
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class BrowserStatus:
     """One installed browser and its protection read from disk."""
 
@@ -100,7 +100,7 @@ class BrowserStatus:
         return out
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class StatusReport:
     """What ``status`` reports: the browsers, the network and warnings."""
 
@@ -120,7 +120,7 @@ class StatusReport:
         }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ChangeReport:
     """What ``protect``/``unprotect`` did (or, in a dry run, would do), and the status after."""
 
@@ -192,7 +192,7 @@ def status(
         browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
         network=_network(h) if network else None,
     )
-    return dataclasses.replace(report, warnings=warnings_for(report))
+    return replace(report, warnings=warnings_for(report))
 
 
 BALANCED_SPLIT = (
@@ -408,7 +408,7 @@ def protect(
     if picked is None:
         return report
     notices = (f"auto chose '{picked.level.value}': {picked.reason}", *report.notices)
-    return dataclasses.replace(report, auto=picked, notices=notices)
+    return replace(report, auto=picked, notices=notices)
 
 
 def unprotect(

@@ -9,12 +9,12 @@ saying why is not believable.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import ipaddress
 import re
 
 from vpnguard.core.model import OS, InterfaceKind
+from vpnguard.core.record import record, replace
 
 # Linux ARPHRD_* numbers from /sys/class/net/<n>/type (include/uapi/linux/if_arp.h).
 ARPHRD_ETHER = 1
@@ -31,7 +31,7 @@ IFF_TUN = 0x0001
 IFF_TAP = 0x0002
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class InterfaceFacts:
     """What the OS says about one interface; every field optional but the name.
 
@@ -57,7 +57,7 @@ class InterfaceFacts:
     carries_public_route: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Classification:
     """What an interface is, and why (in words a person can check)."""
 
@@ -143,9 +143,7 @@ def _classify_windows(f: InterfaceFacts) -> Classification:
             return Classification(InterfaceKind.LOOPBACK, f"name {f.name!r} is the loopback")
         named = _classify_by_name(f)
         if named is not None:
-            return dataclasses.replace(
-                named, reason=named.reason + " (no adapter description available)"
-            )
+            return replace(named, reason=named.reason + " (no adapter description available)")
         return Classification(
             InterfaceKind.PHYSICAL,
             f"no adapter description for {f.name!r} and the name matches no VPN",

@@ -25,7 +25,6 @@ address.
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import struct
 import sys
@@ -35,6 +34,7 @@ from collections.abc import Callable, Mapping
 from vpnguard.core.host import Host
 from vpnguard.core.model import OS, Route
 from vpnguard.core.network.classify import InterfaceFacts
+from vpnguard.core.record import replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -158,11 +158,9 @@ def gather_facts(
         )
         if host.os is OS.LINUX:
             driver = driver_of(name) if driver_of else None
-            facts = dataclasses.replace(
-                facts, **linux_sysfs_facts(host, name, wg_sockets=wg, driver=driver)
-            )
+            facts = replace(facts, **linux_sysfs_facts(host, name, wg_sockets=wg, driver=driver))
         elif host.os is OS.WINDOWS and windows is not None and name in windows:
-            facts = dataclasses.replace(facts, description=windows[name].description)
+            facts = replace(facts, description=windows[name].description)
         out.append(facts)
     return out
 
@@ -293,7 +291,7 @@ class MacNetwork(PsutilNetwork):
     def with_gateway(self, route: Route | None) -> Route | None:
         if route is None or route.gateway is not None:
             return route
-        return dataclasses.replace(route, gateway=self.gateway_of(route))
+        return replace(route, gateway=self.gateway_of(route))
 
 
 class WindowsNetwork(MacNetwork):

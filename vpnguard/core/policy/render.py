@@ -10,7 +10,6 @@ leave alone anything an admin added in between.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.errors import RefusedError
 from vpnguard.core.model import Family, Level
 from vpnguard.core.policy.levels import firefox_locked_pref, settings_for
+from vpnguard.core.record import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -27,13 +27,13 @@ if TYPE_CHECKING:
 KeyPath = tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Edit:
     path: KeyPath
     value: Any
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Applied:
     """One applied edit and what the path held before it."""
 
