@@ -25,7 +25,7 @@ address.
 
 from __future__ import annotations
 
-import socket
+import _socket  # not socket: that builds four IntEnums at import (~2 ms of status)
 import struct
 import sys
 from abc import ABC, abstractmethod
@@ -97,8 +97,11 @@ def ethtool_driver(name: str) -> str | None:
     addr, _ = buf.buffer_info()
     ifreq = struct.pack("16sP", name.encode()[:15], addr)
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
             fcntl.ioctl(sock.fileno(), _SIOCETHTOOL, ifreq)
+        finally:
+            sock.close()
     except OSError:
         return None
     raw = buf.tobytes()[4:36]
@@ -174,7 +177,7 @@ def psutil_interfaces() -> tuple[Addrs, Stats]:
         addrs[name] = tuple(
             str(e.address)
             for e in entries
-            if e.family in (socket.AF_INET, socket.AF_INET6) and e.address
+            if e.family in (_socket.AF_INET, _socket.AF_INET6) and e.address
         )
     stats = {
         name: (bool(s.isup), str(getattr(s, "flags", "") or ""))
@@ -187,7 +190,7 @@ def psutil_interfaces() -> tuple[Addrs, Stats]:
 
 
 def _family(route: Route) -> int:
-    return socket.AF_INET6 if ":" in (route.source or route.destination) else socket.AF_INET
+    return _socket.AF_INET6 if ":" in (route.source or route.destination) else _socket.AF_INET
 
 
 def gateway_on_route(
