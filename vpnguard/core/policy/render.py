@@ -9,9 +9,7 @@ leave alone anything an admin added in between.
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 from collections.abc import Iterable, Sequence
 
 from vpnguard.core.browsers.catalog import BrowserSpec
@@ -83,9 +81,12 @@ def _no_constant(name: str) -> Any:
     raise _Refuse(f"holds {name}, which is not JSON (browsers ignore the whole file)")
 
 
+_INF = float("inf")
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
+    if value != value or value in (_INF, -_INF):  # math.isfinite, without loading math (status)
         raise _Refuse(f"holds the number {text[:40]}, out of range for a browser")
     return value
 
@@ -220,6 +221,8 @@ def apply(
     doc: dict[str, Any], edits: Sequence[Edit], where: str
 ) -> tuple[dict[str, Any], tuple[Applied, ...], tuple[KeyPath, ...]]:
     """Apply ``edits`` to a copy of ``doc``; return it with priors and created containers."""
+    import copy  # here, not at the top: status reads policy files through this module
+
     out = copy.deepcopy(doc)
     applied: list[Applied] = []
     created: list[KeyPath] = []
@@ -243,6 +246,8 @@ def undo(
     where: str,
 ) -> dict[str, Any]:
     """Put back what each applied path held; drop containers we created once empty."""
+    import copy
+
     out = copy.deepcopy(doc)
     for a in reversed(list(applied)):
         try:
