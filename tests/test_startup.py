@@ -85,7 +85,17 @@ def test_service_loads_auto_mode_names_on_first_use() -> None:
 def test_model_loads_its_other_values_on_first_use() -> None:
     from vpnguard.core import model, model_extra
 
-    for name in ("CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"):
+    for name in (
+        "CatalogEntry",
+        "LevelAdvice",
+        "FileChange",
+        "TurnServer",
+        "AutoChoice",
+        "Action",
+        "FileAction",
+        "Verdict",
+        "CheckPhase",
+    ):
         assert getattr(model, name) is getattr(model_extra, name)
     with pytest.raises(AttributeError, match="no_such_name"):
         model.no_such_name  # type: ignore[attr-defined]  # noqa: B018

@@ -227,3 +227,18 @@ def test_the_models_values_are_records_with_their_dataclass_fields() -> None:
     assert other.home == "/elsewhere" and other.system is host.system
     assert other == replace(host, home="/elsewhere")
     assert "system" not in repr(host)  # compare=False, repr=False, as before
+
+
+def test_the_lazy_model_values_keep_their_dataclass_behaviour() -> None:
+    server = model.TurnServer("turn:example.org", "user", "s3cret")
+    assert "s3cret" not in repr(server) and server.credential == "s3cret"
+    with pytest.raises(TypeError, match="credential"):
+        model.TurnServer("turn:example.org", "user")  # type: ignore[call-arg]
+    assert not hasattr(model.TurnServer, "credential")  # no default: no class attribute
+    change = model.FileChange("/etc/x.json", "create", ("chromium",))  # type: ignore[arg-type]
+    assert change.action is model.FileAction.CREATE  # __post_init__ converted it
+    assert dataclasses.replace(change, detail="d").action is model.FileAction.CREATE
+    assert model.AutoChoice(model.Level.RELAY, "why").to_json() == {
+        "level": "relay",
+        "reason": "why",
+    }

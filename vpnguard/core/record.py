@@ -24,7 +24,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
-    from typing import Any, TypeVar, dataclass_transform
+    from typing import Any, TypeVar, dataclass_transform, overload
 
     _T = TypeVar("_T")
 
@@ -40,12 +40,25 @@ class _Field:
         self.repr = repr
 
 
-def field(*, default: _T, compare: bool = True, repr: bool = True) -> _T:
-    """A field with options (as ``dataclasses.field(default=..., compare=..., repr=...)``)."""
-    return _Field(default, compare, repr)  # type: ignore[return-value]  # replaced by record()
+_MISSING: Any = object()
+
+if TYPE_CHECKING:
+
+    @overload
+    def field(*, default: _T, compare: bool = True, repr: bool = True) -> _T: ...
+
+    @overload
+    def field(*, compare: bool = True, repr: bool = True) -> Any: ...
+
+    def field(*, default: Any = _MISSING, compare: bool = True, repr: bool = True) -> Any:
+        """A field with options (as ``dataclasses.field(default=..., compare=..., repr=...)``)."""
+
+else:
+
+    def field(*, default=_MISSING, compare=True, repr=True):
+        return _Field(default, compare, repr)  # replaced by record()
 
 
-_MISSING = object()
 _RECORDS: dict[type, tuple[str, ...]] = {}  # class -> every field name, in order
 
 
@@ -107,7 +120,9 @@ def _build(cls: type) -> type:
         if isinstance(value, _Field):
             options[name] = (value.compare, value.repr)
             value = value.default
-            if value is not _MISSING:
+            if value is _MISSING:
+                delattr(cls, name)  # no default: no class attribute, as in dataclasses
+            else:
                 setattr(cls, name, value)  # the class attribute is the default, as in dataclasses
         if value is _MISSING:
             defaults.pop(name, None)

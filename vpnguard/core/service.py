@@ -19,11 +19,8 @@ from vpnguard.core.host import Host as Host
 from vpnguard.core.host import current_os as current_os
 from vpnguard.core.model import (
     OS,
-    Action,
     Browser,
-    CheckPhase,
     Family,
-    FileAction,
     Level,
     LevelChoice,
     NetInterface,
@@ -47,7 +44,15 @@ if TYPE_CHECKING:
     from vpnguard.core.leakcheck import CallSpec as CallSpec
     from vpnguard.core.leakcheck import CheckReport as CheckReport
     from vpnguard.core.leakcheck import ViewName as ViewName
-    from vpnguard.core.model import AutoChoice, CatalogEntry, FileChange, LevelAdvice, TurnServer
+    from vpnguard.core.model import (
+        Action,
+        AutoChoice,
+        CatalogEntry,
+        CheckPhase,
+        FileChange,
+        LevelAdvice,
+        TurnServer,
+    )
     from vpnguard.core.policy.registry import Registry
 
 # Auto mode's state (its files in the state directory and their format), for hooks and
@@ -135,6 +140,8 @@ class ChangeReport:
 
     @property
     def changed(self) -> bool:
+        from vpnguard.core.model import FileAction  # loaded on first use (not by status)
+
         return any(c.action is not FileAction.UNCHANGED for c in self.changes)
 
     def to_json(self) -> dict[str, Any]:
@@ -301,6 +308,8 @@ def restart_notice(browser_name: str) -> str:
 
 
 def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Action) -> list[str]:
+    from vpnguard.core.model import Action
+
     notes: list[str] = []
     if action is Action.PROTECT:
         if any(b.browser.family is Family.CHROMIUM for b in touched):
@@ -330,6 +339,7 @@ def _change(
     h: Host,
     registry: Registry | None,
 ) -> ChangeReport:
+    from vpnguard.core.model import Action, FileAction  # loaded on first use (not by status)
     from vpnguard.core.policy import engine
     from vpnguard.core.policy.journal import Journal, locked
 
@@ -402,6 +412,8 @@ def protect(
     ``auto`` is resolved first (:func:`auto_level`, or from ``network`` when
     given) and the report's ``auto`` says what it chose and why.
     """
+    from vpnguard.core.model import Action
+
     h = _host(root, host)
     concrete, picked = _concrete(_level(level), h, network)
     report = _change(Action.PROTECT, concrete, browsers, dry_run, h, registry)
@@ -420,6 +432,8 @@ def unprotect(
     registry: Registry | None = None,
 ) -> ChangeReport:
     """Undo exactly what ``protect`` wrote (byte for byte where nobody changed it since)."""
+    from vpnguard.core.model import Action
+
     return _change(Action.UNPROTECT, None, browsers, dry_run, _host(root, host), registry)
 
 
