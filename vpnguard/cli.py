@@ -14,7 +14,6 @@ changed), 5 internal error.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -144,9 +143,15 @@ def build_parser(command: str | None, *, only_command: bool = False) -> argparse
             formatter_class=_Formatter,
         )
         if name == command:
-            module = importlib.import_module(module_name)
+            module = _load(module_name)
             module.add_arguments(p)
     return parser
+
+
+def _load(module_name: str) -> Any:
+    """``importlib.import_module`` for a command module, without importing importlib."""
+    __import__(module_name)
+    return sys.modules[module_name]
 
 
 def _find_command(argv: Sequence[str]) -> str | None:
@@ -175,7 +180,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
             stream=env.stderr,
             format="vpnguard: %(levelname)s %(name)s: %(message)s",
         )
-        module = importlib.import_module(COMMANDS[args.command][0])
+        module = _load(COMMANDS[args.command][0])
         return int(module.run(args, env))
     except VpnguardError as exc:
         return _report_error(env, exc)

@@ -7,7 +7,6 @@ subclasses carrying the CLI exit code.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Sequence
 
@@ -36,6 +35,7 @@ from vpnguard.core.record import record, replace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    import contextlib
     from pathlib import Path
     from typing import Any
 
@@ -339,7 +339,9 @@ def _change(
     h: Host,
     registry: Registry | None,
 ) -> ChangeReport:
-    from vpnguard.core.model import Action, FileAction  # loaded on first use (not by status)
+    import contextlib  # here, as the names below: status does not need them
+
+    from vpnguard.core.model import Action, FileAction
     from vpnguard.core.policy import engine
     from vpnguard.core.policy.journal import Journal, locked
 
