@@ -67,6 +67,7 @@ from typing import Any, BinaryIO, TextIO
 from vpnguard.core.errors import (
     ExitCode,
     RefusedError,
+    StrictJsonError,
     UsageError,
     VpnguardError,
     envelope,
@@ -99,17 +100,11 @@ def _refuse(message: str) -> RefusedError:
     return RefusedError(f"request refused: {message}; nothing changed")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _refuse(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise _refuse(f"{name} is not JSON")
+_NOT_JSON = {  # StrictJsonError.reason -> what the request holds
+    "number": "a number out of range",
+    "digits": "a number with too many digits",
+    "surrogate": "a lone surrogate",
+}
 
 
 def parse_request(raw: bytes) -> Request:
@@ -119,16 +114,23 @@ def parse_request(raw: bytes) -> Request:
     if len(raw) > MAX_REQUEST:
         raise _refuse(f"request is larger than {MAX_REQUEST} bytes")
     try:
-        text = raw.decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _refuse("request is not UTF-8") from None
+    if raw.startswith(b"\xef\xbb\xbf"):  # loads_strict skips a BOM; a request has none
+        raise _refuse("request is not JSON")
+    # The same strict parser as every policy file: no NaN/Infinity/1e400, no duplicate
+    # keys, no lone surrogates, nesting checked before parsing (no RecursionError).
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except RecursionError:
-        raise _refuse("request is nested too deeply") from None
-    except ValueError as exc:
-        if isinstance(exc, RefusedError):
-            raise
+        doc = service.loads_strict(raw)
+    except StrictJsonError as exc:
+        if exc.reason == "depth":
+            raise _refuse("request is nested too deeply") from None
+        if exc.reason == "duplicate":
+            raise _refuse(f"duplicate key {exc.key!r}") from None
+        what = exc.key if exc.reason == "constant" else _NOT_JSON.get(exc.reason, exc.reason)
+        raise _refuse(f"request is not JSON (it holds {what})") from None
+    except ValueError:
         raise _refuse("request is not JSON") from None
     if not isinstance(doc, dict):
         raise _refuse("request is not a JSON object")

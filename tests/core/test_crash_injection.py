@@ -6,9 +6,13 @@ count, the real CLI is started under ``strace -e inject=SYSCALL:signal=KILL:when
 on a fresh copy of the tree and dies right at that call. After each kill:
 
 * every policy file present parses as strict JSON (old or new, never half);
+* the Chromium managed dir holds nothing but final policy files (Chromium reads
+  every regular file there, dot-files too): a temp file of the killed write
+  may only be in its parent, ``/etc/chromium/policies``;
 * the next run (``unprotect``) succeeds, i.e. the journal is usable;
 * after it, the tree is byte for byte what it was before vpnguard ever ran:
-  no temp file, no created directory, the admin's file exactly as it was.
+  no temp file (inside or outside the managed dir), no created directory, the
+  admin's file exactly as it was.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import pytest
 
 from tests import fakeroot
 from tests.core.test_datasafety import snapshot
-from tests.core.test_engine import FF
+from tests.core.test_engine import CR_DIR, FF
 from vpnguard.core.policy.render import loads_strict
 
 STRACE = shutil.which("strace")
@@ -120,7 +124,32 @@ def _strict_json_files(root: Path) -> list[str]:
     return bad
 
 
-def _one(template: Path, args: list[str], syscall: str, n: int, work: Path) -> str | None:
+def _managed_dir_problems(root: Path) -> list[str]:
+    """Anything in the managed dir that is not a final policy file (or what the admin had)."""
+    managed = root / CR_DIR
+    if not managed.is_dir():
+        return []
+    bad = []
+    for name in sorted(os.listdir(managed)):
+        p = managed / name
+        if name != "vpnguard.json" or not p.is_file() or p.is_symlink():
+            bad.append(f"{name} in the managed dir")
+            continue
+        try:
+            loads_strict(p.read_bytes())
+        except ValueError as exc:
+            bad.append(f"{name}: {exc}")
+    return bad
+
+
+def _temps_outside(root: Path) -> list[str]:
+    parent = (root / CR_DIR).parent
+    return sorted(n for n in os.listdir(parent) if n.endswith(".tmp")) if parent.is_dir() else []
+
+
+def _one(
+    template: Path, args: list[str], syscall: str, n: int, work: Path, outside: list[str]
+) -> str | None:
     root = work / f"{syscall}-{n}"
     shutil.copytree(template, root, symlinks=True)
     killed = subprocess.run(
@@ -147,6 +176,10 @@ def _one(template: Path, args: list[str], syscall: str, n: int, work: Path) -> s
         bad = _strict_json_files(root)
         if bad:
             return f"{syscall}#{n}: half-written file {bad}"
+        bad = _managed_dir_problems(root)
+        if bad:
+            return f"{syscall}#{n}: Chromium would read {bad}"
+        outside.extend(f"{syscall}#{n}:{t}" for t in _temps_outside(root))
         done = _vpnguard(root, "unprotect")
         if done.returncode != 0:
             return f"{syscall}#{n} (rc {killed.returncode}): next unprotect failed: {done.stderr!r}"
@@ -179,15 +212,19 @@ def test_kill_at_every_file_syscall_then_undo_is_byte_exact(
     counts = _counts(template, args, tmp_path)
     points = [(s, n) for s, k in counts.items() for n in range(1, k + 1)]
     assert points, counts
+    outside: list[str] = []  # kill points that left a temp file beside the managed dir
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         failures = [
             f
-            for f in pool.map(lambda p: _one(template, args, p[0], p[1], tmp_path), points)
+            for f in pool.map(lambda p: _one(template, args, p[0], p[1], tmp_path, outside), points)
             if f is not None
         ]
     with capsys.disabled():
         print(
             f"\n[crash-injection] {scenario}: {len(points)} kill points {dict(counts)}, "
-            f"{len(failures)} failures"
+            f"{len(failures)} failures; {len(outside)} left a temp file outside the managed "
+            "dir, each removed by the next run"
         )
     assert failures == []
+    if scenario != "unprotect":  # unprotect removes vpnguard.json: no Chromium write
+        assert outside, "no kill point caught a Chromium write in flight: the test proves nothing"

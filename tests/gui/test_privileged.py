@@ -243,7 +243,39 @@ DEEP_AND_ODD: list[tuple[str, bytes]] = [
     ("infinite version", b'{"version": 1e400, "op": "protect"}'),
     ("garbage bytes", bytes(range(256))),
     ("nul", b"\x00"),
+    (
+        "nesting over the strict limit",
+        b'{"version": 1, "op": "protect", "x": ' + b"[" * 150 + b"]" * 150 + b"}",
+    ),
+    ("minus infinity", b'{"version": 1, "op": "protect", "level": -Infinity}'),
+    ("byte order mark", b'\xef\xbb\xbf{"version": 1, "op": "unprotect"}'),
 ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"protect please", "request is not JSON;"),
+        (b"[" * 2000 + b"]" * 2000, "request is nested too deeply"),
+        (b'{"op": ' + b"[" * 101 + b"]" * 101 + b"}", "request is nested too deeply"),
+        (b'{"version": 1, "op": "unprotect", "op": "protect"}', "duplicate key 'op'"),
+        (b'{"version": NaN, "op": "protect"}', "request is not JSON (it holds NaN)"),
+        (b'{"version": 1e400, "op": "protect"}', "request is not JSON (it holds a number out"),
+        (b'{"version": 1, "op": "\\udfff"}', "request is not JSON (it holds a lone surrogate)"),
+        (b'\xef\xbb\xbf{"version": 1, "op": "unprotect"}', "request is not JSON;"),
+        (b'{"version": 1, "op": "protect\xff"}', "request is not UTF-8"),
+    ],
+)
+def test_the_request_goes_through_the_strict_policy_parser(payload: bytes, message: str) -> None:
+    """The helper parses with render.loads_strict (the rules every policy file obeys) and
+    keeps its own words for what it refuses."""
+    from vpnguard.core.errors import RefusedError
+    from vpnguard.privileged import parse_request
+
+    with pytest.raises(RefusedError) as info:
+        parse_request(payload)
+    assert info.value.message.startswith(f"request refused: {message}"), info.value.message
+    assert info.value.message.endswith("; nothing changed")
 
 
 @pytest.mark.parametrize(("name", "payload"), DEEP_AND_ODD, ids=[h[0] for h in DEEP_AND_ODD])

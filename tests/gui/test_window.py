@@ -132,7 +132,9 @@ def test_check_runs_in_background_and_loop_keeps_ticking(make_window: Any, qtbot
     timer.stop()
     stall = max(b - a for a, b in itertools.pairwise(ticks))
     assert len(ticks) > 50
-    assert stall < 0.1, f"event loop stalled {stall * 1000:.0f} ms"
+    # A check run on the GUI thread would stall the loop for its whole 0.6 s;
+    # half of that is far above scheduling noise on a loaded 2-core CI machine.
+    assert stall < 0.3, f"event loop stalled {stall * 1000:.0f} ms (the check takes 600 ms)"
     assert w.list.items["chromium"].text(COL_CHECK) == "Leak found"
     assert w.list.items["firefox-esr"].text(COL_CHECK) == "No leak"
     assert w.overall_state() == "leak"

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpnguard.core.errors import RefusedError
+from vpnguard.core.model import Action, LevelChoice
 from vpnguard.vpnclient.claims import AutoState, Coordinator
 from vpnguard.vpnclient.configedit import openvpn, wgquick
 from vpnguard.vpnclient.configedit.names import is_valid_interface
@@ -187,3 +188,65 @@ def test_vanished_interfaces_do_not_hold_protection(tmp_path: object) -> None:
     c.update(add={"wireguard:wg0": "wg0"})
     assert c.update(remove=["wireguard:wg0"]).action == "unprotect"  # gone0 crashed, no down
     assert AutoState.load(c.state_path).holders == {}
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after the raise runs, no cleanup saves state."""
+
+
+def real_coordinator(root: object, apply: object) -> Coordinator:
+    from pathlib import Path
+
+    from vpnguard.core.host import Host
+    from vpnguard.core.model import LevelChoice
+
+    return Coordinator(
+        Host.current(Path(str(root))),
+        LevelChoice.STRICT,
+        root=str(root),
+        apply=apply,  # type: ignore[arg-type]
+        exists=lambda name: True,
+    )
+
+
+def test_killed_after_protect_wrote_still_undoes_its_own_protection(froot: object) -> None:
+    from pathlib import Path
+
+    from tests.vpnclient.lab import snapshot
+    from vpnguard.vpnclient.claims import cli_apply
+
+    before = snapshot(Path(str(froot)))
+
+    def protect_then_die(action: object, level: object, root: object) -> object:
+        cli_apply(action, level, root)  # type: ignore[arg-type]
+        raise Killed  # killed after the policy files were written, before auto.json
+
+    with pytest.raises(Killed):
+        real_coordinator(froot, protect_then_die).update(add={"watch:wg0": "wg0"})
+    assert snapshot(Path(str(froot))) != before  # protection was written
+    restarted = real_coordinator(froot, cli_apply)
+    assert restarted.update(add={"watch:wg0": "wg0"}).changes() == 0  # already in place
+    assert restarted.read().owned and restarted.read().pending is None
+    assert restarted.update(remove=["watch:wg0"]).action == "unprotect"
+    assert snapshot(Path(str(froot))) == before
+
+
+def test_killed_while_the_user_protection_stood_leaves_it_to_the_user(froot: object) -> None:
+    from pathlib import Path
+
+    from tests.vpnclient.lab import snapshot
+    from vpnguard.vpnclient.claims import cli_apply
+
+    cli_apply(Action.PROTECT, LevelChoice.STRICT, str(froot))  # the user protected first
+    protected = snapshot(Path(str(froot)))
+
+    def die(action: object, level: object, root: object) -> object:
+        raise Killed
+
+    with pytest.raises(Killed):
+        real_coordinator(froot, die).update(add={"watch:wg0": "wg0"})
+    restarted = real_coordinator(froot, cli_apply)
+    restarted.update(add={"watch:wg0": "wg0"})
+    assert not restarted.read().owned
+    assert restarted.update(remove=["watch:wg0"]).action == "none"
+    assert snapshot(Path(str(froot))) == protected

@@ -58,6 +58,13 @@ class AutoState:
     level: str | None = None
     updated: float = 0.0
     last_action: dict[str, Any] | None = None
+    # Write-ahead for ownership: saved *before* a protect that may make the
+    # protection ours, cleared after it returns. A crash between protect's
+    # writes and the save of ``owned`` leaves it set, and the next update
+    # still knows the protection it finds is the automation's own unless
+    # vpnguard had protected already (``protected_before``).
+    pending: str | None = None
+    protected_before: bool = False
 
     @classmethod
     def load(cls, path: Path) -> AutoState:
@@ -82,6 +89,8 @@ class AutoState:
             last_action=raw.get("last_action")
             if isinstance(raw.get("last_action"), dict)
             else None,
+            pending=raw.get("pending") if isinstance(raw.get("pending"), str) else None,
+            protected_before=raw.get("protected_before") is not False,
         )
 
     def save(self, path: Path) -> None:

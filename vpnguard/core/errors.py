@@ -61,6 +61,21 @@ class RefusedError(VpnguardError):
     kind = "refused"
 
 
+class StrictJsonError(ValueError):
+    """What the strict JSON parser (``service.loads_strict``) refuses beyond a syntax error.
+
+    ``reason`` names the rule, for callers with messages of their own (the privileged
+    helper): ``depth``, ``duplicate`` (``key`` names it), ``constant`` (``key``: NaN,
+    Infinity, -Infinity), ``number`` (out of range), ``digits`` (too long) or
+    ``surrogate``. The message completes a sentence that starts with the file's name.
+    """
+
+    def __init__(self, message: str, reason: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.key = key
+
+
 def internal_error(exc: BaseException, where: str = "") -> VpnguardError:
     """An unexpected exception as the contract's exit-5 error (never a traceback)."""
     return VpnguardError(f"internal error{where}: {type(exc).__name__}: {exc}")

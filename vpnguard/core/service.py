@@ -439,6 +439,22 @@ def unprotect(
     return _change(Action.UNPROTECT, None, browsers, dry_run, _host(root, host), registry)
 
 
+def has_protection(*, root: str | os.PathLike[str] | None = None, host: Host | None = None) -> bool:
+    """Whether vpnguard's journal lists anything it wrote (at any level).
+
+    A journal that cannot be read counts as "yes": callers use this to decide
+    whether protection found later is theirs to undo, and the safe answer
+    keeps protection in place.
+    """
+    from vpnguard.core.errors import VpnguardError
+    from vpnguard.core.policy.journal import Journal
+
+    try:
+        return bool(Journal.load(_host(root, host)).entries)
+    except VpnguardError:
+        return True
+
+
 def check(
     browsers: Sequence[str] | None = None,
     *,
@@ -688,6 +704,16 @@ def read_file(path: os.PathLike[str] | str) -> bytes | None:
     from vpnguard.core.policy import fsio
 
     return fsio.read_bytes(Path(path))
+
+
+def loads_strict(data: bytes) -> object:
+    """Parse JSON as strictly as vpnguard reads policy files: raises
+    :class:`~vpnguard.core.errors.StrictJsonError` (NaN/Infinity/1e400, duplicate keys,
+    lone surrogates, nesting over 100 levels, checked before parsing), or another
+    ``ValueError`` for a syntax error or bytes that are not UTF-8."""
+    from vpnguard.core.policy.render import loads_strict as _loads
+
+    return _loads(data)
 
 
 def network_state(

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vpnguard.core import service
 from vpnguard.core.model import Action, LevelChoice
 from vpnguard.core.service import AUTO_LOCK_FILE, AUTO_STATE_FILE, AutoState, Host
 from vpnguard.vpnclient.fsutil import locked
@@ -161,16 +162,24 @@ class Coordinator:
         holders = tuple(sorted(state.holders))
         if holders:
             reason = f"VPN up: {', '.join(holders)}"
+            if not state.owned and state.pending != Action.PROTECT:
+                # Write-ahead: if we are killed after protect wrote but before
+                # ``owned`` is saved, the next update still knows it was ours.
+                state.pending = Action.PROTECT.value
+                state.protected_before = service.has_protection(host=self.host)
+                state.save(self.state_path)
             code, doc = self.apply(Action.PROTECT, self.level, self.root)
             if code == 0:
                 changes = real_changes(doc)
-                if changes:
+                crashed_ours = state.pending == Action.PROTECT and not state.protected_before
+                if changes or (crashed_ours and service.has_protection(host=self.host)):
                     state.owned = True
                     browsers = {b for c in changes for b in (c.get("browsers") or [])}
                     state.owned_browsers = sorted(set(state.owned_browsers) | browsers)
                 elif not before and not state.owned:
                     reason += " (already protected before the VPN came up: left to its owner)"
                 state.level = self.level.value
+                state.pending = None
             return Outcome(Action.PROTECT, code, doc, holders, state.owned, reason)
         if always:
             return Outcome("none", 0, None, holders, state.owned, "no VPN up; --always keeps it")

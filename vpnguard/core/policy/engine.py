@@ -35,6 +35,9 @@ class Step:
     make_dirs: list[str]
     remove_dirs: list[str]
     entry: Entry | None  # journal entry after the step; None: forget it
+    # Where the temp file of a write goes (system path); None: beside the file. For a
+    # Chromium managed dir its parent: Chromium reads every regular file in the dir.
+    temp_dir: str | None = None
 
 
 def file_of(kind: TargetKind, location: str) -> str:
@@ -46,6 +49,16 @@ def file_of(kind: TargetKind, location: str) -> str:
 
 def _dir_of(system_path: str) -> str:
     return system_path.rsplit("/", 1)[0] or "/"
+
+
+def _temp_dir_of(kind: str, system_path: str) -> str | None:
+    """Where temp files for writes of this file go: outside a Chromium managed dir (its
+    parent), beside the file otherwise. Firefox reads only the file named
+    ``policies.json``, so a temp file beside it is never policy, and beside it the rename
+    never crosses a filesystem (``<install>/distribution`` is often a link elsewhere)."""
+    if kind == TargetKind.CHROMIUM_MANAGED_DIR.value:
+        return _dir_of(_dir_of(system_path))
+    return None
 
 
 def plan_protect(
@@ -72,6 +85,9 @@ def plan_protect(
         edits = render.edits_for(spec, level)
         ids = tuple(sorted(b.id for b in members))
         new_dirs = fsio.check_dir(host, _dir_of(path), writable=not preview)
+        temp_dir = None
+        if kind is TargetKind.CHROMIUM_MANAGED_DIR:
+            temp_dir = fsio.check_temp_dir(host, _dir_of(path), writable=not preview)
         before = fsio.read_bytes(host.p(path))
         doc = render.parse_object(before, path)
         old = journal.entries.get(path)
@@ -138,6 +154,7 @@ def plan_protect(
                 make_dirs=new_dirs,
                 remove_dirs=[],
                 entry=entry,
+                temp_dir=temp_dir,
             )
         )
     return steps
@@ -189,6 +206,7 @@ def plan_unprotect(
                 continue
         ids = tuple(entry.browsers)
         current = fsio.read_bytes(host.p(path)) if host.p(path).parent.exists() else None
+        temp_dir = _temp_dir_of(entry.kind, path)
         if current is not None or entry.original_exists:
             fsio.check_dir(host, _dir_of(path), writable=not preview)
         current_sha = fsio.sha256(current)
@@ -197,6 +215,10 @@ def plan_unprotect(
         def step(
             action: FileAction, detail: str, after: bytes | None, mode: int, dirs: list[str]
         ) -> Step:
+            if temp_dir is not None and action in (FileAction.RESTORE, FileAction.MODIFY):  # noqa: B023
+                # Only a write needs the temp dir: removing vpnguard.json from a managed
+                # dir that is a mount point (written by an earlier version) still works.
+                fsio.check_temp_dir(host, _dir_of(path), writable=not preview)  # noqa: B023
             return Step(
                 change=FileChange(path, action, ids, detail),  # noqa: B023
                 system_path=path,  # noqa: B023
@@ -206,6 +228,7 @@ def plan_unprotect(
                 make_dirs=[],
                 remove_dirs=dirs,
                 entry=None,
+                temp_dir=temp_dir,  # noqa: B023
             )
 
         if current_sha == entry.written_sha256 or current == original:
@@ -265,7 +288,7 @@ def execute(host: Host, steps: Sequence[Step], journal: Journal) -> None:
                 fsio.remove(real)
                 fsio.remove_empty_dirs(host, step.remove_dirs)
             else:
-                fsio.atomic_write(real, step.after, step.mode)
+                fsio.atomic_write(real, step.after, step.mode, temp_dir=_temp(host, step))
             done.append(step)
             if step.entry is None:
                 journal.entries.pop(step.system_path, None)
@@ -289,13 +312,28 @@ def _rollback(host: Host, done: Sequence[Step]) -> None:
                 fsio.remove_empty_dirs(host, step.make_dirs)
             else:
                 fsio.make_dirs(host, step.remove_dirs)
-                fsio.atomic_write(real, step.before, step.mode)
+                fsio.atomic_write(real, step.before, step.mode, temp_dir=_temp(host, step))
         except VpnguardError:
             log.error("rollback of %s failed", step.system_path)
 
 
-def _stale_temps(real: Path) -> list[Path]:
-    return list(real.parent.glob(f".{real.name}.vpnguard-*.tmp")) if real.parent.is_dir() else []
+def _temp(host: Host, step: Step) -> Path | None:
+    return host.p(step.temp_dir) if step.temp_dir is not None else None
+
+
+def _remove_stale_temps(host: Host, path: str, kind: str) -> None:
+    """Temp files of ours a killed run left for this file: beside it (where earlier
+    versions made them, in the managed dir itself, and where journals they wrote may
+    still point) and, for a Chromium managed dir, in its parent. Only ours: the exact
+    name, a regular file, owned by this user."""
+    real = host.p(path)
+    places: list[Path | None] = [None]
+    temp_dir = _temp_dir_of(kind, path)
+    if temp_dir is not None:
+        places.append(host.p(temp_dir))
+    for place in places:
+        for tmp in fsio.remove_stale_temps(real, place):
+            log.warning("removed %s left by a killed run", tmp)
 
 
 def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
@@ -319,10 +357,8 @@ def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
         ):
             continue
         real = host.p(path)
-        if write:
-            for tmp in _stale_temps(real):  # a temp file in a managed dir can become policy
-                log.warning("removing %s left by a killed run", tmp)
-                fsio.remove(tmp)
+        if write:  # a temp file in a managed dir can become policy: gone before anything else
+            _remove_stale_temps(host, path, entry.kind)
         if entry.previous is None:
             continue
         current = fsio.read_bytes(real) if real.parent.is_dir() else None

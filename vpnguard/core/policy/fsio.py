@@ -1,8 +1,11 @@
 """The only code that writes policy files: safety checks and atomic replace.
 
 A reader (a browser starting now, or a crash mid-write) must only ever see the
-old file or the new one, never half of either: temp file in the same
-directory, fsync, chmod, ``os.replace``, fsync the directory.
+old file or the new one, never half of either: temp file, fsync, chmod,
+``os.replace``, fsync both directories. The temp file is beside the target,
+except for a Chromium managed (or recommended) directory: Chromium reads every
+regular file there as policy, dot-files included (seen in the lab), so its temp
+files are made one level up, on the same mount (:func:`check_temp_dir`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -240,12 +244,143 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = 0o644) -> None:
+_TEMP_TOKEN_BYTES = 4  # 8 hex digits: the name pattern below (and of every earlier version)
+_TEMP_TRIES = 8
+_CREATE_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL  # never an existing name: a planted file, FIFO, dir or link fails with EEXIST
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def temp_prefix(path: Path, temp_dir: Path | None = None) -> str:
+    """The fixed part of the temp file name for a write of ``path``.
+
+    Beside the file: ``.<name>.vpnguard-`` (every earlier version's name too). In another
+    directory (the parent of a Chromium managed dir): ``.<dir name>.<name>.vpnguard-``, so
+    that a leftover names the file it was meant for and recovery removes only our own.
+    """
+    if temp_dir is None or temp_dir == path.parent:
+        return f".{path.name}.vpnguard-"
+    return f".{path.parent.name}.{path.name}.vpnguard-"
+
+
+def _temp_name_re(prefix: str) -> re.Pattern[str]:
+    return re.compile(re.escape(prefix) + f"[0-9a-f]{{{2 * _TEMP_TOKEN_BYTES}}}\\.tmp")
+
+
+def stale_temps(path: Path, temp_dir: Path | None = None) -> list[Path]:
+    """Temp files a killed write of ``path`` left in ``temp_dir`` (default: beside it).
+
+    Only ours: the exact name pattern, a regular file (never a link, FIFO or directory,
+    which are left alone and never followed) owned by this user.
+    """
+    where = path.parent if temp_dir is None else temp_dir
+    pattern = _temp_name_re(temp_prefix(path, temp_dir))
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return []
+    out = []
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    for name in sorted(names):
+        if not pattern.fullmatch(name):
+            continue
+        try:
+            st = os.lstat(where / name)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and (me is None or st.st_uid == me):
+            out.append(where / name)
+    return out
+
+
+def remove_stale_temps(path: Path, temp_dir: Path | None = None) -> list[Path]:
+    """Remove :func:`stale_temps`; return what was removed."""
+    gone = []
+    for stale in stale_temps(path, temp_dir):
+        try:
+            os.unlink(stale)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise translate(exc, str(stale)) from None
+        gone.append(stale)
+    if gone:
+        _fsync_dir(gone[0].parent)
+    return gone
+
+
+def _mount_point(real: str) -> str | None:
+    """The mount point holding ``real`` (a resolved path), from /proc/self/mountinfo;
+    None where the kernel does not say (not Linux)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    best: str | None = None
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        mp = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+        inside = mp == "/" or real == mp or real.startswith(mp.rstrip("/") + "/")
+        if inside and (best is None or len(mp) >= len(best)):
+            best = mp
+    return best
+
+
+def same_mount(a: Path, b: Path) -> bool:
+    """Whether a rename from directory ``a`` into directory ``b`` stays on one mount
+    (same device, and no mount point between them, a bind mount included)."""
+    if os.stat(a).st_dev != os.stat(b).st_dev:
+        return False
+    ma, mb = _mount_point(os.path.realpath(a)), _mount_point(os.path.realpath(b))
+    return ma == mb
+
+
+def check_temp_dir(host: Host, system_dir: str, *, writable: bool = True) -> str:
+    """The directory for the temp files of writes into ``system_dir`` (a Chromium managed
+    or recommended dir, which Chromium reads whole): its parent, checked like a policy dir
+    (owner, others' write bits, links), and on the same mount so that the final rename is
+    atomic. A managed dir that is a mount point of its own (or on another device than its
+    parent) is refused: a temp file inside it could be read as policy, and a copy across
+    filesystems is not atomic. Returns the parent's system path.
+    """
+    parent = system_dir.rstrip("/").rsplit("/", 1)[0] or "/"
+    check_dir(host, parent, writable=writable)
+    d, p = host.p(system_dir), host.p(parent)
+    if os.path.isdir(d) and os.path.isdir(p) and not same_mount(d, p):
+        raise RefusedError(
+            f"{system_dir} is a mount point (or on another filesystem than {parent}): "
+            f"vpnguard writes its temporary file in {parent} so that none ever appears "
+            "inside a directory Chromium reads as policy, and cannot rename it across "
+            "filesystems; nothing changed. Write the policy on the filesystem that holds "
+            f"{system_dir} some other way, or unmount it",
+            path=system_dir,
+        )
+    return parent
+
+
+def atomic_write(
+    path: Path, data: bytes, mode: int | None = 0o644, *, temp_dir: Path | None = None
+) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file only.
 
-    An existing file keeps its owner; ``mode=None`` also keeps its mode (0644 when new).
+    The temp file is made in ``temp_dir`` (default: beside ``path``), which must be on the
+    same filesystem: for a Chromium managed dir its parent, because Chromium reads every
+    regular file of the managed dir, dot-files included. It is created with ``O_EXCL |
+    O_NOFOLLOW`` under a random name (never through anything planted there), written,
+    fsynced and given its final mode (and the old file's owner), then renamed into
+    place; both directories are fsynced. An existing file keeps its owner;
+    ``mode=None`` also keeps its mode (0644 when new).
     """
     directory = path.parent
+    where = directory if temp_dir is None else temp_dir
     try:
         old: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
@@ -255,13 +390,25 @@ def atomic_write(path: Path, data: bytes, mode: int | None = 0o644) -> None:
     if mode is None:
         mode = stat.S_IMODE(old.st_mode) if old is not None else 0o644
     # A run killed mid-write leaves its temp file; callers hold the lock, so any
-    # such file is stale.
-    for stale in directory.glob(f".{path.name}.vpnguard-*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    tmp = directory / f".{path.name}.vpnguard-{os.urandom(4).hex()}.tmp"
+    # such file of ours is stale.
+    remove_stale_temps(path, temp_dir)
+    prefix = temp_prefix(path, temp_dir)
+    tmp: Path | None = None  # set once the temp file exists: only then is it ours to unlink
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        for _attempt in range(_TEMP_TRIES):
+            name = where / f"{prefix}{os.urandom(_TEMP_TOKEN_BYTES).hex()}.tmp"
+            try:
+                fd = os.open(name, _CREATE_FLAGS, 0o600)
+            except FileExistsError:
+                continue  # something is there already: never opened, never removed
+            tmp = name
+            break
+        else:
+            raise RefusedError(
+                f"cannot create a temporary file in {where}: every name vpnguard picked at "
+                "random was taken (planted there?); nothing changed",
+                path=str(where),
+            )
         try:
             view = memoryview(data)
             while view:
@@ -275,10 +422,20 @@ def atomic_write(path: Path, data: bytes, mode: int | None = 0o644) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
+        tmp = None
         _fsync_dir(directory)
+        if where != directory:
+            _fsync_dir(where)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if exc.errno == errno.EXDEV:
+            raise RefusedError(
+                f"{directory} is on another filesystem than {where} (a mount point?): "
+                "the temporary file cannot be renamed into place; nothing changed",
+                path=str(directory),
+            ) from None
         raise translate(exc, str(path)) from None
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from vpnguard.core.browsers.catalog import BrowserSpec
-from vpnguard.core.errors import RefusedError
+from vpnguard.core.errors import RefusedError, StrictJsonError
 from vpnguard.core.model import Family, Level
 from vpnguard.core.policy.levels import firefox_locked_pref, settings_for
 from vpnguard.core.record import record
@@ -73,12 +73,10 @@ def edits_for(spec: BrowserSpec, level: Level) -> tuple[Edit, ...]:
 MAX_DEPTH = 100  # real policy files nest a handful of levels; refuse before recursing
 
 
-class _Refuse(ValueError):
-    pass
-
-
 def _no_constant(name: str) -> Any:
-    raise _Refuse(f"holds {name}, which is not JSON (browsers ignore the whole file)")
+    raise StrictJsonError(
+        f"holds {name}, which is not JSON (browsers ignore the whole file)", "constant", name
+    )
 
 
 _INF = float("inf")
@@ -87,7 +85,7 @@ _INF = float("inf")
 def _finite_float(text: str) -> float:
     value = float(text)
     if value != value or value in (_INF, -_INF):  # math.isfinite, without loading math (status)
-        raise _Refuse(f"holds the number {text[:40]}, out of range for a browser")
+        raise StrictJsonError(f"holds the number {text[:40]}, out of range for a browser", "number")
     return value
 
 
@@ -95,7 +93,7 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Refuse(f"names the key {key!r} twice")
+            raise StrictJsonError(f"names the key {key!r} twice", "duplicate", key)
         out[key] = value
     return out
 
@@ -135,14 +133,16 @@ def _check_strings(doc: Any) -> None:
             try:
                 node.encode("utf-8")
             except UnicodeEncodeError:
-                raise _Refuse(
-                    "holds a lone surrogate (\\ud800-\\udfff), not valid Unicode"
+                raise StrictJsonError(
+                    "holds a lone surrogate (\\ud800-\\udfff), not valid Unicode", "surrogate"
                 ) from None
         stack.extend(items)
 
 
 def loads_strict(data: bytes) -> Any:
-    """Parse JSON the way a strict parser does, or raise ValueError saying why.
+    """Parse JSON the way a strict parser does, or raise ValueError saying why
+    (:class:`StrictJsonError` for the rules below, ``json.JSONDecodeError`` for syntax,
+    ``UnicodeDecodeError`` for bytes that are not UTF-8).
 
     Refused: non-finite numbers (``NaN``, ``Infinity``, ``1e400``), lone
     surrogates, duplicate keys, nesting over :data:`MAX_DEPTH`, integers
@@ -150,7 +150,7 @@ def loads_strict(data: bytes) -> Any:
     """
     text = data.decode("utf-8-sig")
     if _depth(text) > MAX_DEPTH:
-        raise _Refuse(f"is nested deeper than {MAX_DEPTH} levels")
+        raise StrictJsonError(f"is nested deeper than {MAX_DEPTH} levels", "depth")
     try:
         doc = json.loads(
             text,
@@ -159,11 +159,11 @@ def loads_strict(data: bytes) -> Any:
             object_pairs_hook=_unique,
         )
     except RecursionError:
-        raise _Refuse(f"is nested deeper than {MAX_DEPTH} levels") from None
+        raise StrictJsonError(f"is nested deeper than {MAX_DEPTH} levels", "depth") from None
     except ValueError as exc:
-        if isinstance(exc, (_Refuse, json.JSONDecodeError)):
+        if isinstance(exc, (StrictJsonError, json.JSONDecodeError)):
             raise
-        raise _Refuse(f"holds a number with too many digits ({exc})") from None
+        raise StrictJsonError(f"holds a number with too many digits ({exc})", "digits") from None
     _check_strings(doc)
     return doc
 
@@ -174,7 +174,7 @@ def parse_object(data: bytes | None, where: str) -> dict[str, Any]:
         return {}
     try:
         doc = loads_strict(data)
-    except _Refuse as exc:
+    except StrictJsonError as exc:
         raise RefusedError(f"{where} {exc}; left unchanged", path=where) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise RefusedError(
