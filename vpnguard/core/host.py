@@ -198,7 +198,7 @@ class Host:
     @classmethod
     def current(cls, root: str | PathLike[str] | None = None, os_: OS | None = None) -> Host:
         if root is None:
-            root_path = Path("/")
+            root_path = _LIVE_ROOT
         else:
             root_path = Path(root)
             if not root_path.is_dir():
@@ -232,7 +232,7 @@ class Host:
 
     @property
     def is_live(self) -> bool:
-        return self.root == _LIVE_ROOT
+        return self.root is _LIVE_ROOT or self.root == _LIVE_ROOT
 
     def p(self, system_path: str) -> Path:
         """Map a path as the system sees it onto the real filesystem under ``root``."""

@@ -21,7 +21,7 @@ from vpnguard.core.model import OS, Browser, Family, Install, PolicyTarget, Targ
 
 log = get_logger(__name__)  # imports logging only if a message is emitted
 
-_VERSION_DIR = re.compile(r"^\d+(\.\d+){2,3}$")
+_VERSION_DIR = r"^\d+(\.\d+){2,3}$"  # Windows only: compiled (and cached by re) on first use
 
 
 def _resolve(host: Host, system_path: str, max_hops: int = 40) -> str:
@@ -320,7 +320,7 @@ def _windows_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browse
                 version = _application_ini_version(real.parent / "application.ini")
             else:
                 vdirs = sorted(
-                    (d.name for d in real.parent.iterdir() if _VERSION_DIR.match(d.name)),
+                    (d.name for d in real.parent.iterdir() if re.match(_VERSION_DIR, d.name)),
                     key=lambda v: tuple(int(x) for x in v.split(".")),
                 )
                 version = vdirs[-1] if vdirs else None

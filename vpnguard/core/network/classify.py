@@ -199,8 +199,9 @@ _VPN_NAMES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
     (("vpn",), r"^(vpn|vpn-)\d*$|^vpn$", "openconnect", "OpenConnect's conventional name"),
 )
 
-# Names that are containers, bridges and hypervisors' plumbing, never a VPN.
-_VIRTUAL_NAMES = re.compile(
+# Names that are containers, bridges and hypervisors' plumbing, never a VPN. A pattern
+# string, compiled (and cached by re) when first searched: many machines never ask.
+_VIRTUAL_NAMES = (
     r"^(docker\d*|br-[0-9a-f]+|virbr\d+(-nic)?|veth|vnet\d+|lxcbr\d*|lxdbr\d*|cni\d*|"
     r"flannel|cali|weave|kube-|vmnet\d+|vboxnet\d+|ifb\d+|dummy\d*|podman\d*|"
     r"tunl0$|sit0$|gre0$|gretap0$|erspan0$|ip6tnl0$|ip6gre0$|ip_vti0$|ip6_vti0$|"
@@ -305,7 +306,7 @@ def _classify_linux(f: InterfaceFacts) -> Classification:
                 f"{named.reason} and it is a {tt} device ({sys_dir}/tun_flags exists)",
                 named.vpn_type,
             )
-        if _VIRTUAL_NAMES.search(f.name):
+        if re.search(_VIRTUAL_NAMES, f.name):
             return Classification(
                 InterfaceKind.VIRTUAL,
                 f"{tt} device whose name {f.name!r} is virtualisation plumbing "
@@ -328,7 +329,7 @@ def _classify_linux(f: InterfaceFacts) -> Classification:
         )
     if f.driver in _VIRTUAL_DRIVERS:
         return _uplink(Classification(InterfaceKind.VIRTUAL, f"driver {f.driver!r} (ethtool)"), f)
-    if _VIRTUAL_NAMES.search(f.name):
+    if re.search(_VIRTUAL_NAMES, f.name):
         return _uplink(
             Classification(
                 InterfaceKind.VIRTUAL, f"name {f.name!r} is container/VM/bridge plumbing"
@@ -403,7 +404,7 @@ def _classify_macos(f: InterfaceFacts) -> Classification:
         return Classification(
             InterfaceKind.VPN, f"name {f.name!r} is a tuntaposx device (OpenVPN)", "openvpn"
         )
-    if _VIRTUAL_NAMES.search(f.name) or re.match(r"^(vmenet|feth)\d+$", f.name):
+    if re.search(_VIRTUAL_NAMES, f.name) or re.match(r"^(vmenet|feth)\d+$", f.name):
         return _uplink(
             Classification(InterfaceKind.VIRTUAL, f"name {f.name!r} is system plumbing"), f
         )
