@@ -242,3 +242,18 @@ def test_the_lazy_model_values_keep_their_dataclass_behaviour() -> None:
         "level": "relay",
         "reason": "why",
     }
+
+
+def test_an_undecorated_subclass_is_still_a_record() -> None:
+    class Plain(Rec):
+        def extra(self) -> str:
+            return self.name * 2
+
+    p = Plain("a", 1)
+    assert p.extra() == "aa" and fields_of(p) == fields_of(Rec)
+    assert [f.name for f in dataclasses.fields(p)] == ["name", "size", "tags", "secret"]
+    assert type(replace(p, size=2)) is Plain and type(dataclasses.replace(p, size=2)) is Plain
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.name = "b"  # type: ignore[misc]
+    p.note = "ok"  # type: ignore[attr-defined]  # a subclass's own attribute, as dataclasses allows
+    assert p.note == "ok"  # type: ignore[attr-defined]

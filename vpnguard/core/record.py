@@ -8,7 +8,7 @@ start-up. :func:`record` builds the same class without either: ``__init__``,
 and ``__match_args__`` are shared closures over the field names.
 
 The semantics are those of ``@dataclass(frozen=True)`` (eq, hash from the
-compared fields, a methods defined in the class body wins, defaults after
+compared fields, a method defined in the class body wins, defaults after
 non-defaults, mutable defaults refused, ``__post_init__``, inheritance), and
 the :mod:`dataclasses` functions keep working on records: ``dataclasses.fields``,
 ``replace``, ``asdict``, ``astuple`` and ``is_dataclass`` read a lazily built
@@ -62,6 +62,17 @@ else:
 _RECORDS: dict[type, tuple[str, ...]] = {}  # class -> every field name, in order
 
 
+def _names(cls: type) -> tuple[str, ...] | None:
+    """The fields of ``cls``: its own, or those of the record it inherits from."""
+    names = _RECORDS.get(cls)
+    if names is None:
+        for base in cls.__mro__[1:]:
+            names = _RECORDS.get(base)
+            if names is not None:
+                break
+    return names
+
+
 def _is_classvar(annotation: object) -> bool:
     text = annotation if isinstance(annotation, str) else repr(annotation)
     return text.startswith(("ClassVar", "typing.ClassVar"))
@@ -71,10 +82,12 @@ class _DataclassFields:
     """``__dataclass_fields__`` on first access: the fields of an equivalent real dataclass."""
 
     def __get__(self, obj: object, cls: type) -> dict[str, Any]:
-        built = cls.__dict__.get("_record_dataclass_fields")
+        owner = next(c for c in cls.__mro__ if c in _RECORDS)  # an undecorated subclass inherits
+        built = owner.__dict__.get("_record_dataclass_fields")
         if built is None:
             import dataclasses
 
+            cls = owner
             specs: list[Any] = []
             for name in _RECORDS[cls]:
                 default = cls.__record_defaults__.get(name, _MISSING)  # type: ignore[attr-defined]
@@ -235,12 +248,12 @@ else:
 
 def fields_of(obj: object) -> tuple[str, ...] | None:
     """The field names of a record (class or instance) in order; None if it is not one."""
-    return _RECORDS.get(obj if isinstance(obj, type) else type(obj))
+    return _names(obj if isinstance(obj, type) else type(obj))
 
 
 def replace(obj: _T, /, **changes: object) -> _T:
     """A copy of the record ``obj`` with ``changes`` (as ``dataclasses.replace``)."""
-    names = _RECORDS.get(type(obj))
+    names = _names(type(obj))
     if names is None:
         raise TypeError("replace() should be called on record instances")
     for name in names:
