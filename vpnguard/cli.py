@@ -3,8 +3,10 @@
 Each subcommand lives in ``vpnguard/commands/<name>.py`` with two functions,
 ``add_arguments(parser)`` and ``run(args, env) -> int``. Only the module of the
 command being run is imported, so ``vpnguard status`` from a VPN hook never
-pays for the leak checker, the exporter or Qt. This module must never import
-PySide6 (a test proves it).
+pays for the leak checker, the exporter or Qt. A command line made only of
+the command's own options is read by :func:`parse_simple` without argparse;
+anything else is argparse's. This module must never import PySide6 (a test
+proves it).
 
 Exit codes (stable): 0 ok, 1 leak found (``check``), 2 usage, 3 permission
 denied / needs elevation, 4 refused bad input or environment (nothing
