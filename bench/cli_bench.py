@@ -172,7 +172,9 @@ def main() -> int:
                 *(vg, "protect", "--dry-run", "--json", "--root", str(root)),
             ],
         }
+        load_before = os.getloadavg()[0]
         times = measure(cases, args.runs, cwd, env)
+        load_after = os.getloadavg()[0]
         floor = statistics.median(times[FLOOR])
         version = _run([py, "-c", "import sys; print(sys.version.split()[0])"]).stdout.strip()
         print(
@@ -180,6 +182,10 @@ def main() -> int:
             f"built in {built:.1f} s"
         )
         print(f"{args.runs} interleaved runs per case; ratio = median / median of `{FLOOR}`")
+        print(  # a shared machine: say how busy it was
+            f"load average (1 min) {load_before:.2f} before, {load_after:.2f} after, "
+            f"on {os.cpu_count()} CPUs"
+        )
         print(f"  {'case':<42} {'median':>8} {'p90':>8} {'ratio':>7}")
         for name, values in times.items():
             med = statistics.median(values)

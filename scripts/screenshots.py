@@ -25,6 +25,8 @@ browsers, hence the lock.)
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import sys
 import tempfile
 import time
@@ -82,6 +84,7 @@ def main() -> int:
     app = QApplication([sys.argv[0]])
     app.setDesktopFileName(theme.APP_ID)
     tmp = Path(tempfile.mkdtemp(prefix="vpnguard-shots-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # the fake roots and settings
 
     def wait(cond: Any, timeout: float = 20.0) -> None:
         end = time.monotonic() + timeout

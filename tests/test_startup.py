@@ -36,6 +36,26 @@ NOT_FOR_STATUS = (
     "vpnguard.core.export",
 )
 
+# What status no longer pays for either (bench/cli_bench.py has the figures): argparse with
+# gettext and locale (cli.parse_simple reads a simple command line), dataclasses with
+# inspect/ast/dis/tokenize (core.record), socket with selectors (network opens _socket),
+# copy and math (policy.render), importlib (cli loads a command with __import__).
+STATUS_NEVER = (
+    "argparse",
+    "gettext",
+    "locale",
+    "dataclasses",
+    "inspect",
+    "ast",
+    "dis",
+    "tokenize",
+    "socket",
+    "selectors",
+    "copy",
+    "math",
+    "importlib",
+)
+
 PROBE = r"""
 import io, json, sys
 from vpnguard.cli import Env, main
@@ -45,9 +65,9 @@ print(json.dumps({"code": code, "err": err.getvalue(), "modules": sorted(sys.mod
 """
 
 
-def _run(*argv: str) -> dict[str, object]:
+def _run(*argv: str, no_site: bool = False) -> dict[str, object]:
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *argv],
+        [sys.executable, *(["-S"] if no_site else []), "-c", PROBE, *argv],
         capture_output=True,
         text=True,
         timeout=60,
@@ -69,6 +89,35 @@ def test_live_status_json_imports_nothing_heavy() -> None:
     assert [m for m in NOT_FOR_STATUS if m in modules] == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux status path")
+def test_live_status_json_leaves_out_what_it_no_longer_needs() -> None:
+    # -S: no site, so no .pth hook of the test venv preloads importlib and friends; the
+    # status path needs nothing from site-packages (psutil is never imported).
+    start = subprocess.run(
+        [sys.executable, "-S", "-c", "import sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.split()
+    doc = _run("status", "--json", no_site=True)
+    assert doc["code"] == 0, doc["err"]
+    modules = set(doc["modules"]) - set(start) - {"json", "io"}  # type: ignore[call-overload]
+    assert "vpnguard.core.network.netlink" in modules  # the network was really detected
+    assert "vpnguard.core.record" in modules
+    assert [m for m in STATUS_NEVER if m in modules] == []
+
+
+def test_protect_dry_run_parses_without_argparse(tmp_path: Path) -> None:
+    root = fakeroot.debian(tmp_path / "root")
+    doc = _run("protect", "--dry-run", "--json", "--level", "relay", "--root", str(root))
+    assert doc["code"] == 0, doc["err"]
+    assert "argparse" not in doc["modules"]  # type: ignore[operator]
+    doc = _run("protect", "--dry-run", "--jso", "--root", str(root))  # argparse's abbreviation
+    assert doc["code"] == 0, doc["err"]
+    assert "argparse" in doc["modules"]  # type: ignore[operator]
+
+
 def test_service_loads_auto_mode_names_on_first_use() -> None:
     from vpnguard.core import automode, service
 
@@ -85,7 +134,17 @@ def test_service_loads_auto_mode_names_on_first_use() -> None:
 def test_model_loads_its_other_values_on_first_use() -> None:
     from vpnguard.core import model, model_extra
 
-    for name in ("CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"):
+    for name in (
+        "CatalogEntry",
+        "LevelAdvice",
+        "FileChange",
+        "TurnServer",
+        "AutoChoice",
+        "Action",
+        "FileAction",
+        "Verdict",
+        "CheckPhase",
+    ):
         assert getattr(model, name) is getattr(model_extra, name)
     with pytest.raises(AttributeError, match="no_such_name"):
         model.no_such_name  # type: ignore[attr-defined]  # noqa: B018

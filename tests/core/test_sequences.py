@@ -117,7 +117,13 @@ def test_random_sequences_never_lose_a_foreign_key(capsys: pytest.CaptureFixture
         indent=st.sampled_from([None, 1, 4]),
     )
     def run(initial: dict[str, Any] | None, sequence: list[tuple[Any, ...]], indent: Any) -> None:
-        root = fakeroot.debian(Path(tempfile.mkdtemp(prefix="vpnguard-seq-")) / "root")
+        with tempfile.TemporaryDirectory(prefix="vpnguard-seq-") as tmp:
+            one_sequence(Path(tmp), initial, sequence, indent)
+
+    def one_sequence(
+        tmp: Path, initial: dict[str, Any] | None, sequence: list[tuple[Any, ...]], indent: Any
+    ) -> None:
+        root = fakeroot.debian(tmp / "root")
         if initial is not None:
             (root / FF).parent.mkdir(parents=True)
             (root / FF).write_text(json.dumps(initial, indent=indent))

@@ -235,3 +235,54 @@ def test_every_reason_is_nonempty_for_many_names() -> None:
         for os_ in OS:
             c = classify(InterfaceFacts(name=name, os=os_))
             assert c.reason, (name, os_)
+
+
+def _literal_heads(items: list[tuple[object, object]]) -> set[str]:
+    """Every literal text a parsed regex sequence must start with (one per branch)."""
+    from re._constants import BRANCH, LITERAL, SUBPATTERN
+
+    heads = {""}
+    for op, av in items:
+        if op is LITERAL:
+            heads = {h + chr(av) for h in heads}  # type: ignore[call-overload]
+        elif op is SUBPATTERN:
+            heads = {h + t for h in heads for t in _literal_heads(list(av[-1]))}  # type: ignore[index]
+        elif op is BRANCH:
+            tails = set().union(*(_literal_heads(list(b)) for b in av[1]))  # type: ignore[index]
+            heads = {h + t for h in heads for t in tails}
+        else:
+            break
+    return heads
+
+
+def test_each_name_rule_needs_one_of_its_prefixes() -> None:
+    """A name without the rule's prefixes cannot match it: classify skips (never compiles) it."""
+    from re import _parser
+    from re._constants import AT, AT_BEGINNING, BRANCH
+
+    from vpnguard.core.network.classify import _VPN_NAMES
+
+    for prefixes, pattern, _vpn_type, _why in _VPN_NAMES:
+        parsed = list(_parser.parse(pattern))
+        branches = (
+            [list(b) for b in parsed[0][1][1]]
+            if len(parsed) == 1 and parsed[0][0] is BRANCH
+            else [parsed]
+        )
+        for branch in branches:
+            assert branch[0] == (AT, AT_BEGINNING), pattern  # anchored: a match starts at 0
+            for head in _literal_heads(branch[1:]):
+                assert head.startswith(prefixes), (pattern, head, prefixes)
+    # and the rules still name what they named
+    for name, vpn_type in [
+        ("wg0-mullvad", "mullvad"),
+        ("pvpnksintrf0", "proton"),
+        ("proton0", "proton"),
+        ("xfrm1", "ipsec"),
+        ("vpn-1", "openconnect"),
+        ("zt5u4y6kqp", "zerotier"),
+        ("wgoffice", "wireguard"),
+    ]:
+        c = classify(linux(name))
+        assert c.vpn_type == vpn_type, (name, c)
+    assert classify(linux("eth0")).vpn_type is None

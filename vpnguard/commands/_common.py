@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
 from vpnguard.cli import Env, add_common
 from vpnguard.core.model import Protection
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    import argparse
+
     from vpnguard.core.service import StatusReport
 
 

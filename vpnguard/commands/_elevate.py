@@ -10,7 +10,6 @@ with exit 3 and names the command to run instead: ``sudo vpnguard ...``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import sys
@@ -20,6 +19,7 @@ from vpnguard.core.model import Action
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
 

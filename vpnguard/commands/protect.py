@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
 from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate, with_hint
@@ -12,6 +10,7 @@ from vpnguard.core.model import Action, FileAction, LevelChoice
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
 
     from vpnguard.core.service import ChangeReport

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common, print_status
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-
 from vpnguard.cli import Env
 from vpnguard.commands._common import add_browser_option, add_common
 from vpnguard.commands._elevate import add_elevate_option, elevate, may_elevate, with_hint
 from vpnguard.commands.protect import print_change, print_change_doc
 from vpnguard.core.errors import NeedsElevationError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
+if TYPE_CHECKING:
+    import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

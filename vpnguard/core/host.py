@@ -7,8 +7,9 @@ and run Windows or macOS detection logic on Linux.
 
 from __future__ import annotations
 
-import dataclasses
+import errno
 import os
+import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -17,12 +18,28 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from vpnguard.core.errors import RefusedError, UsageError
 from vpnguard.core.model import OS
+from vpnguard.core.record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
     from typing import ClassVar
 
 _LIVE_ROOT = Path("/")  # built once: is_live is asked for every path detection maps
+
+# What pathlib's exists()/is_file()/is_symlink() take for "no" (any other error is raised).
+_IGNORED_ERRNOS = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _mode(path: str, *, follow: bool = True) -> int | None:
+    """``st_mode`` of ``path``, or None where pathlib's predicates answer False."""
+    try:
+        return (os.stat(path) if follow else os.lstat(path)).st_mode
+    except OSError as exc:
+        if exc.errno in _IGNORED_ERRNOS or getattr(exc, "winerror", None) in (21, 123, 1921):
+            return None
+        raise
+    except ValueError:  # e.g. an embedded NUL
+        return None
 
 
 def current_os(platform_name: str = sys.platform) -> OS:
@@ -158,7 +175,7 @@ def _arch() -> str:
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine or "x86_64")
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Host:
     """Where the system lives (``root``), which OS it is, and its search path.
 
@@ -172,7 +189,7 @@ class Host:
     home: str
     arch: str
     environ: Mapping[str, str]
-    system: System = dataclasses.field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    system: System = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.system is None:
@@ -181,7 +198,7 @@ class Host:
     @classmethod
     def current(cls, root: str | PathLike[str] | None = None, os_: OS | None = None) -> Host:
         if root is None:
-            root_path = Path("/")
+            root_path = _LIVE_ROOT
         else:
             root_path = Path(root)
             if not root_path.is_dir():
@@ -215,7 +232,7 @@ class Host:
 
     @property
     def is_live(self) -> bool:
-        return self.root == _LIVE_ROOT
+        return self.root is _LIVE_ROOT or self.root == _LIVE_ROOT
 
     def p(self, system_path: str) -> Path:
         """Map a path as the system sees it onto the real filesystem under ``root``."""
@@ -229,6 +246,30 @@ class Host:
         if self.is_live:
             return Path(rel)
         return self.root.joinpath(*rel.parts[1:]) if rel.is_absolute() else self.root / rel
+
+    def fs(self, system_path: str) -> str:
+        """:meth:`p` as a string for OS calls, without building a Path on POSIX.
+
+        The same file as ``str(self.p(system_path))`` (which may differ in
+        spelling: no ``//`` or ``/./`` folding); detection maps hundreds of paths.
+        """
+        if self.os is not OS.WINDOWS and system_path.startswith("/"):
+            return system_path if self.is_live else f"{self.root}{system_path}"
+        return str(self.p(system_path))
+
+    def exists(self, system_path: str) -> bool:
+        """``self.p(system_path).exists()``: the same answers and errors, no Path built."""
+        return _mode(self.fs(system_path)) is not None
+
+    def is_file(self, system_path: str) -> bool:
+        """``self.p(system_path).is_file()``: the same answers and errors, no Path built."""
+        mode = _mode(self.fs(system_path))
+        return mode is not None and stat.S_ISREG(mode)
+
+    def is_symlink(self, system_path: str) -> bool:
+        """``self.p(system_path).is_symlink()``: the same answers and errors, no Path built."""
+        mode = _mode(self.fs(system_path), follow=False)
+        return mode is not None and stat.S_ISLNK(mode)
 
     def state_dir(self) -> Path:
         """Where the journal and lock live.

@@ -1,13 +1,15 @@
 """Plain, frozen data shared by every part of vpnguard (no Qt, no OS access).
 
-Each dataclass has a ``to_json`` giving the shape documented in the JSON
-schema; the CLI, the Python API and the GUI all read these same objects.
+Each record (a frozen dataclass, see :mod:`vpnguard.core.record`) has a
+``to_json`` giving the shape documented in the JSON schema; the CLI, the
+Python API and the GUI all read these same objects.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from enum import StrEnum
+
+from vpnguard.core.record import fields_of, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -63,23 +65,6 @@ class Protection(StrEnum):
     UNSUPPORTED = "unsupported"  # no known policy location on this OS
 
 
-class Action(StrEnum):
-    """What a change does to the browsers' policy."""
-
-    PROTECT = "protect"
-    UNPROTECT = "unprotect"
-
-
-class FileAction(StrEnum):
-    """What a change does (or would do) to one policy file or registry value."""
-
-    CREATE = "create"
-    MODIFY = "modify"
-    RESTORE = "restore"
-    REMOVE = "remove"
-    UNCHANGED = "unchanged"
-
-
 class Install(StrEnum):
     """How a browser is installed; one browser can be installed several ways at once."""
 
@@ -88,28 +73,6 @@ class Install(StrEnum):
     FLATPAK = "flatpak"
     APP = "app"  # macOS application bundle
     USER = "user"  # Windows per-user install
-
-
-class Verdict(StrEnum):
-    """A leak check's answer for one browser."""
-
-    PASS = "pass"
-    LEAK = "leak"
-    WEBRTC_DISABLED = "webrtc_disabled"
-    INCONCLUSIVE = "inconclusive"  # no public path observable: never reported as pass
-    ERROR = "error"  # the browser crashed, hung, or never reported
-    SKIPPED = "skipped"  # self-managed browsers (Tor)
-
-
-class CheckPhase(StrEnum):
-    """Where one browser's leak check is, as ``progress(browser_id, phase)`` reports it."""
-
-    LAUNCHING = "launching"
-    WAITING = "waiting"
-    REPORTED = "reported"
-    JUDGED = "judged"  # a verdict is in
-    SKIPPED = "skipped"  # self-managed: not checked
-    ERROR = "error"  # the browser never gave a usable report
 
 
 class TargetKind(StrEnum):
@@ -135,7 +98,12 @@ class TunnelMode(StrEnum):
 def _jsonable(value: Any) -> Any:
     if isinstance(value, StrEnum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    names = fields_of(value) if not isinstance(value, type) else None
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
+    if not isinstance(value, type) and hasattr(type(value), "__dataclass_fields__"):
+        import dataclasses  # a real dataclass (model_extra): not on the status path
+
         return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
@@ -151,7 +119,7 @@ class JsonMixin:
         return out
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class PolicyTarget(JsonMixin):
     """One place a browser reads managed policy from.
 
@@ -166,7 +134,7 @@ class PolicyTarget(JsonMixin):
     note: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Browser(JsonMixin):
     """An installed browser as detected on this machine."""
 
@@ -193,7 +161,7 @@ class Browser(JsonMixin):
         }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Conflict(JsonMixin):
     """Another policy source sets one of our keys to a different value."""
 
@@ -203,7 +171,7 @@ class Conflict(JsonMixin):
     ours: Any
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class TargetState(JsonMixin):
     """The protection one policy target gives, read back from disk."""
 
@@ -213,7 +181,7 @@ class TargetState(JsonMixin):
     conflicts: tuple[Conflict, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class PolicyState(JsonMixin):
     """A browser's protection, read back from disk."""
 
@@ -224,7 +192,7 @@ class PolicyState(JsonMixin):
     detail: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class NetInterface(JsonMixin):
     """One network interface, classified (with the reason)."""
 
@@ -236,7 +204,7 @@ class NetInterface(JsonMixin):
     vpn_type: str | None = None  # "wireguard", "openvpn", "tailscale", ... when known
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Route(JsonMixin):
     """The kernel's answer for one destination: which interface and source address."""
 
@@ -247,7 +215,7 @@ class Route(JsonMixin):
     via_vpn: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class NetworkState(JsonMixin):
     """The VPN state: the interfaces, the routes to the internet, full or split tunnel."""
 
@@ -260,15 +228,31 @@ class NetworkState(JsonMixin):
     detail: str = ""
 
 
-# Values that ``vpnguard status`` never builds live in vpnguard.core.model_extra and are
-# loaded on first use (a frozen dataclass costs a few hundred microseconds to create).
-_EXTRA = frozenset({"AutoChoice", "CatalogEntry", "LevelAdvice", "FileChange", "TurnServer"})
+# Values and enums that ``vpnguard status`` never uses live in vpnguard.core.model_extra and
+# are loaded on first use (creating an enum class costs ~0.1 ms).
+_EXTRA = frozenset(
+    {
+        "AutoChoice",
+        "CatalogEntry",
+        "LevelAdvice",
+        "FileChange",
+        "TurnServer",
+        "Action",
+        "FileAction",
+        "Verdict",
+        "CheckPhase",
+    }
+)
 if TYPE_CHECKING:
+    from vpnguard.core.model_extra import Action as Action
     from vpnguard.core.model_extra import AutoChoice as AutoChoice
     from vpnguard.core.model_extra import CatalogEntry as CatalogEntry
+    from vpnguard.core.model_extra import CheckPhase as CheckPhase
+    from vpnguard.core.model_extra import FileAction as FileAction
     from vpnguard.core.model_extra import FileChange as FileChange
     from vpnguard.core.model_extra import LevelAdvice as LevelAdvice
     from vpnguard.core.model_extra import TurnServer as TurnServer
+    from vpnguard.core.model_extra import Verdict as Verdict
 else:
 
     def __getattr__(name: str) -> object:

@@ -1,17 +1,58 @@
 """The model's values that ``vpnguard status`` does not need: what a change did, the
-catalog as front ends list it, level advice and TURN servers.
+catalog as front ends list it, level advice, TURN servers, and the enums of changes
+and leak checks.
 
 Import them from :mod:`vpnguard.core.model` (same names, loaded from here on first use).
 """
 
 from __future__ import annotations
 
-import dataclasses
+from enum import StrEnum
 
-from vpnguard.core.model import Family, FileAction, JsonMixin, Level
+from vpnguard.core.model import Family, JsonMixin, Level
+from vpnguard.core.record import field, record
 
 
-@dataclasses.dataclass(frozen=True)
+class Action(StrEnum):
+    """What a change does to the browsers' policy."""
+
+    PROTECT = "protect"
+    UNPROTECT = "unprotect"
+
+
+class FileAction(StrEnum):
+    """What a change does (or would do) to one policy file or registry value."""
+
+    CREATE = "create"
+    MODIFY = "modify"
+    RESTORE = "restore"
+    REMOVE = "remove"
+    UNCHANGED = "unchanged"
+
+
+class Verdict(StrEnum):
+    """A leak check's answer for one browser."""
+
+    PASS = "pass"
+    LEAK = "leak"
+    WEBRTC_DISABLED = "webrtc_disabled"
+    INCONCLUSIVE = "inconclusive"  # no public path observable: never reported as pass
+    ERROR = "error"  # the browser crashed, hung, or never reported
+    SKIPPED = "skipped"  # self-managed browsers (Tor)
+
+
+class CheckPhase(StrEnum):
+    """Where one browser's leak check is, as ``progress(browser_id, phase)`` reports it."""
+
+    LAUNCHING = "launching"
+    WAITING = "waiting"
+    REPORTED = "reported"
+    JUDGED = "judged"  # a verdict is in
+    SKIPPED = "skipped"  # self-managed: not checked
+    ERROR = "error"  # the browser never gave a usable report
+
+
+@record
 class CatalogEntry:
     """A browser vpnguard knows, installed or not (what front ends list and name)."""
 
@@ -23,7 +64,7 @@ class CatalogEntry:
     self_managed: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class LevelAdvice:
     """Does a protection level (or what is on disk) stop the leak on this network?"""
 
@@ -31,7 +72,7 @@ class LevelAdvice:
     reason: str  # why not, for people; empty when it holds
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class FileChange:
     """One file's (or registry value's) change, as reported to the user and in ``--json``."""
 
@@ -52,16 +93,16 @@ class FileChange:
         }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class TurnServer:
     """A TURN server for the leak check, with its password (read from the OS keyring)."""
 
     url: str
     username: str
-    credential: str = dataclasses.field(repr=False)
+    credential: str = field(repr=False)
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class AutoChoice(JsonMixin):
     """What ``auto`` chose for the network as it is now, and why (core.policy.auto)."""
 

@@ -7,8 +7,6 @@ subclasses carrying the CLI exit code.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
 from collections.abc import Callable, Sequence
 
@@ -20,11 +18,8 @@ from vpnguard.core.host import Host as Host
 from vpnguard.core.host import current_os as current_os
 from vpnguard.core.model import (
     OS,
-    Action,
     Browser,
-    CheckPhase,
     Family,
-    FileAction,
     Level,
     LevelChoice,
     NetInterface,
@@ -36,9 +31,11 @@ from vpnguard.core.model import (
     TunnelMode,
 )
 from vpnguard.core.policy.status import read_states
+from vpnguard.core.record import record, replace
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
+    import contextlib
     from pathlib import Path
     from typing import Any
 
@@ -47,7 +44,15 @@ if TYPE_CHECKING:
     from vpnguard.core.leakcheck import CallSpec as CallSpec
     from vpnguard.core.leakcheck import CheckReport as CheckReport
     from vpnguard.core.leakcheck import ViewName as ViewName
-    from vpnguard.core.model import AutoChoice, CatalogEntry, FileChange, LevelAdvice, TurnServer
+    from vpnguard.core.model import (
+        Action,
+        AutoChoice,
+        CatalogEntry,
+        CheckPhase,
+        FileChange,
+        LevelAdvice,
+        TurnServer,
+    )
     from vpnguard.core.policy.registry import Registry
 
 # Auto mode's state (its files in the state directory and their format), for hooks and
@@ -84,7 +89,7 @@ log = get_logger(__name__)  # imports logging only if a message is emitted
 SCHEMA_VERSION = 1
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class BrowserStatus:
     """One installed browser and its protection read from disk."""
 
@@ -100,7 +105,7 @@ class BrowserStatus:
         return out
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class StatusReport:
     """What ``status`` reports: the browsers, the network and warnings."""
 
@@ -120,7 +125,7 @@ class StatusReport:
         }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class ChangeReport:
     """What ``protect``/``unprotect`` did (or, in a dry run, would do), and the status after."""
 
@@ -135,6 +140,8 @@ class ChangeReport:
 
     @property
     def changed(self) -> bool:
+        from vpnguard.core.model import FileAction  # loaded on first use (not by status)
+
         return any(c.action is not FileAction.UNCHANGED for c in self.changes)
 
     def to_json(self) -> dict[str, Any]:
@@ -192,7 +199,7 @@ def status(
         browsers=tuple(BrowserStatus(b, states[b.id]) for b in found),
         network=_network(h) if network else None,
     )
-    return dataclasses.replace(report, warnings=warnings_for(report))
+    return replace(report, warnings=warnings_for(report))
 
 
 BALANCED_SPLIT = (
@@ -301,6 +308,8 @@ def restart_notice(browser_name: str) -> str:
 
 
 def _notices(level: Level | None, touched: Sequence[BrowserStatus], action: Action) -> list[str]:
+    from vpnguard.core.model import Action
+
     notes: list[str] = []
     if action is Action.PROTECT:
         if any(b.browser.family is Family.CHROMIUM for b in touched):
@@ -330,6 +339,9 @@ def _change(
     h: Host,
     registry: Registry | None,
 ) -> ChangeReport:
+    import contextlib  # here, as the names below: status does not need them
+
+    from vpnguard.core.model import Action, FileAction
     from vpnguard.core.policy import engine
     from vpnguard.core.policy.journal import Journal, locked
 
@@ -402,13 +414,15 @@ def protect(
     ``auto`` is resolved first (:func:`auto_level`, or from ``network`` when
     given) and the report's ``auto`` says what it chose and why.
     """
+    from vpnguard.core.model import Action
+
     h = _host(root, host)
     concrete, picked = _concrete(_level(level), h, network)
     report = _change(Action.PROTECT, concrete, browsers, dry_run, h, registry)
     if picked is None:
         return report
     notices = (f"auto chose '{picked.level.value}': {picked.reason}", *report.notices)
-    return dataclasses.replace(report, auto=picked, notices=notices)
+    return replace(report, auto=picked, notices=notices)
 
 
 def unprotect(
@@ -420,6 +434,8 @@ def unprotect(
     registry: Registry | None = None,
 ) -> ChangeReport:
     """Undo exactly what ``protect`` wrote (byte for byte where nobody changed it since)."""
+    from vpnguard.core.model import Action
+
     return _change(Action.UNPROTECT, None, browsers, dry_run, _host(root, host), registry)
 
 

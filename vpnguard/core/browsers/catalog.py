@@ -7,17 +7,17 @@ used, but reported as unverified so nobody mistakes it for proven.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from vpnguard.core.errors import UsageError
 from vpnguard.core.model import Family
+from vpnguard.core.record import record
 
 CHROMIUM_KEY = "WebRtcIPHandling"
 EDGE_KEY = "WebRtcLocalhostIpHandling"
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class LinuxSpec:
     """Where a browser lives on Linux and where it reads managed policy."""
 
@@ -38,7 +38,7 @@ class LinuxSpec:
     probe_policy_dir: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class WindowsSpec:
     """Where a browser lives on Windows and its policy key."""
 
@@ -46,7 +46,7 @@ class WindowsSpec:
     policy_key: str | None = None  # under HKLM
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class MacSpec:
     """A browser's macOS app bundles and managed preferences domain."""
 
@@ -54,7 +54,7 @@ class MacSpec:
     domain: str | None = None  # managed preferences domain
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class BrowserSpec:
     """One browser vpnguard knows: its names, family and per-OS locations."""
 

@@ -21,7 +21,7 @@ from vpnguard.core.model import OS, Browser, Family, Install, PolicyTarget, Targ
 
 log = get_logger(__name__)  # imports logging only if a message is emitted
 
-_VERSION_DIR = re.compile(r"^\d+(\.\d+){2,3}$")
+_VERSION_DIR = r"^\d+(\.\d+){2,3}$"  # Windows only: compiled (and cached by re) on first use
 
 
 def _resolve(host: Host, system_path: str, max_hops: int = 40) -> str:
@@ -38,12 +38,11 @@ def _resolve(host: Host, system_path: str, max_hops: int = 40) -> str:
         if part == ".":
             continue
         candidate = "/" + "/".join([*resolved, part])
-        real = host.p(candidate)
-        if real.is_symlink():
+        if host.is_symlink(candidate):
             hops += 1
             if hops > max_hops:
                 return candidate
-            target = os.readlink(real)
+            target = os.readlink(host.fs(candidate))
             if target.startswith("/"):
                 resolved = []
             parts = [p for p in target.split("/") if p] + parts
@@ -199,7 +198,7 @@ def _linux_browser(
             continue
         for name in lx.binaries:
             candidate = f"{d.rstrip('/')}/{name}"
-            if not host.p(candidate).is_file():
+            if not host.is_file(candidate):
                 continue
             real = _resolve(host, candidate)
             if real in _claimed_elsewhere(spec):
@@ -207,7 +206,7 @@ def _linux_browser(
             if (
                 spec.family is Family.FIREFOX
                 and not spec.self_managed
-                and not host.p(f"{os.path.dirname(real)}/application.ini").is_file()
+                and not host.is_file(f"{os.path.dirname(real)}/application.ini")
                 and versions.dpkg(lx.deb_packages) is None
             ):
                 # Not a Firefox install but a wrapper: Debian's firefox-esr ships a
@@ -219,7 +218,7 @@ def _linux_browser(
             break
     if exe is None:
         for path in lx.paths:
-            if host.p(path).is_file():
+            if host.is_file(path):
                 exe, install_dir = path, os.path.dirname(path)
                 break
     if exe is not None:
@@ -228,7 +227,7 @@ def _linux_browser(
         if version is None and spec.family is Family.FIREFOX and install_dir:
             version = _application_ini_version(host.p(f"{install_dir}/application.ini"))
 
-    snap_found = bool(lx.snap) and host.p(f"/snap/{lx.snap}/current").exists()
+    snap_found = bool(lx.snap) and host.exists(f"/snap/{lx.snap}/current")
     if snap_found and lx.snap:
         installs.append(Install.SNAP)
         exe = exe or f"/snap/bin/{lx.snap}"
@@ -237,8 +236,8 @@ def _linux_browser(
     flatpak_found = False
     if lx.flatpak:
         for base in ("/var/lib/flatpak/app", f"{host.home}/.local/share/flatpak/app"):
-            app_dir = host.p(f"{base}/{lx.flatpak}")
-            if (app_dir / "current").exists():
+            if host.exists(f"{base}/{lx.flatpak}/current"):
+                app_dir = host.p(f"{base}/{lx.flatpak}")
                 flatpak_found = True
                 installs.append(Install.FLATPAK)
                 exe = exe or f"{base}/{lx.flatpak}"
@@ -273,7 +272,7 @@ def _linux_browser(
                 for f in lx.policy_files
                 if install_dir or "{" not in f
             ]
-            effective = next((c for c in candidates if host.p(c).exists()), None)
+            effective = next((c for c in candidates if host.exists(c)), None)
             if candidates:
                 chosen = effective or candidates[0]
                 note = "in effect" if effective else "created on protect"
@@ -321,7 +320,7 @@ def _windows_browser(host: Host, spec: BrowserSpec, running: set[str]) -> Browse
                 version = _application_ini_version(real.parent / "application.ini")
             else:
                 vdirs = sorted(
-                    (d.name for d in real.parent.iterdir() if _VERSION_DIR.match(d.name)),
+                    (d.name for d in real.parent.iterdir() if re.match(_VERSION_DIR, d.name)),
                     key=lambda v: tuple(int(x) for x in v.split(".")),
                 )
                 version = vdirs[-1] if vdirs else None

@@ -12,7 +12,6 @@ reads per interface, and two in-process route lookups.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
 from vpnguard._lazylog import get_logger
@@ -29,6 +28,7 @@ from vpnguard.core.network.platforms import (
     wireguard_sockets,
 )
 from vpnguard.core.network.tunnel import decide
+from vpnguard.core.record import replace
 
 log = get_logger(__name__)  # imports logging only if a message is emitted
 
@@ -50,7 +50,7 @@ def classify_all(
     result = []
     for f in facts:
         if uplink is not None and f.name == uplink:
-            f = dataclasses.replace(f, carries_public_route=True)
+            f = replace(f, carries_public_route=True)
         c = classify(f)
         result.append(
             NetInterface(

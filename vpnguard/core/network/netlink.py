@@ -16,8 +16,8 @@ network namespace.
 
 from __future__ import annotations
 
+import _socket  # not socket: that builds four IntEnums at import (~2 ms of status)
 import os
-import socket
 import struct
 
 NETLINK_ROUTE = 0
@@ -130,23 +130,23 @@ def parse_link(msg: bytes) -> tuple[int, str, int] | None:
 def parse_addr(msg: bytes, names: dict[int, str]) -> tuple[str, str] | None:
     """``(interface name, address)`` from one ``RTM_NEWADDR`` message, as getifaddrs names it."""
     family, _prefixlen, _flags, _scope, index = IFADDRMSG.unpack_from(msg, NLMSG_HDR.size)
-    if family not in (socket.AF_INET, socket.AF_INET6):
+    if family not in (_socket.AF_INET, _socket.AF_INET6):
         return None
     attrs = _attrs(msg, NLMSG_HDR.size + IFADDRMSG.size, len(msg))
     raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
-    size = 4 if family == socket.AF_INET else 16
+    size = 4 if family == _socket.AF_INET else 16
     if raw is None or len(raw) < size:
         return None
-    addr = socket.inet_ntop(family, raw[:size])
+    addr = _socket.inet_ntop(family, raw[:size])
     name = names.get(index, str(index))
-    if family == socket.AF_INET and IFA_LABEL in attrs:
+    if family == _socket.AF_INET and IFA_LABEL in attrs:
         name = attrs[IFA_LABEL].split(b"\0", 1)[0].decode("utf-8", "replace") or name
-    if family == socket.AF_INET6 and raw[0] == 0xFE and raw[1] & 0xC0 == 0x80:
+    if family == _socket.AF_INET6 and raw[0] == 0xFE and raw[1] & 0xC0 == 0x80:
         addr += "%" + names.get(index, str(index))  # fe80::/10: getnameinfo adds the scope
     return name, addr
 
 
-def _dump(sock: socket.socket, msg_type: int, seq: int) -> list[tuple[int, bytes]]:
+def _dump(sock: _socket.socket, msg_type: int, seq: int) -> list[tuple[int, bytes]]:
     sock.send(build_dump_request(msg_type, seq))
     out: list[tuple[int, bytes]] = []
     while True:
@@ -161,14 +161,17 @@ def interfaces(timeout: float = 1.0) -> tuple[Addrs, Stats]:
 
     Raises OSError when rtnetlink is unavailable (not Linux, a sandbox).
     """
-    af_netlink = getattr(socket, "AF_NETLINK", None)
+    af_netlink = getattr(_socket, "AF_NETLINK", None)
     if af_netlink is None:
         raise OSError(95, "no AF_NETLINK on this platform")
-    with socket.socket(af_netlink, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+    sock = _socket.socket(af_netlink, _socket.SOCK_RAW, NETLINK_ROUTE)
+    try:
         sock.settimeout(timeout)
         sock.bind((0, 0))
         links = _dump(sock, RTM_GETLINK, 1)
         addr_msgs = _dump(sock, RTM_GETADDR, 2)
+    finally:
+        sock.close()
     names: dict[int, str] = {}
     stats: Stats = {}
     for kind, msg in links:

@@ -20,10 +20,10 @@ The parsers are pure and unit-tested; the functions that open sockets or run
 
 from __future__ import annotations
 
+import _socket  # not socket: that builds four IntEnums at import (~2 ms of status)
 import errno
 import ipaddress
 import os
-import socket
 import struct
 import sys
 from collections.abc import Iterable
@@ -59,13 +59,13 @@ def _strip_scope(addr: str) -> str:
 def kernel_source_address(dest: str, port: int = 3478) -> str | None:
     """The source address the kernel picks for UDP to ``dest`` (nothing is sent)."""
     ip = ipaddress.ip_address(dest)
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    family = _socket.AF_INET6 if ip.version == 6 else _socket.AF_INET
     try:
-        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock = _socket.socket(family, _socket.SOCK_DGRAM)
     except OSError as exc:  # IPv6 disabled in this kernel / namespace
-        log.debug("no %s socket: %s", family.name, exc)
+        log.debug("no IPv%d socket: %s", ip.version, exc)
         return None
-    with sock:
+    try:
         try:
             sock.connect((dest, port))
         except OSError as exc:
@@ -74,6 +74,8 @@ def kernel_source_address(dest: str, port: int = 3478) -> str | None:
                 return None
             raise
         source = str(sock.getsockname()[0])
+    finally:
+        sock.close()
     if source in {"0.0.0.0", "::"}:
         return None
     return _strip_scope(source)
@@ -106,7 +108,7 @@ def _align4(n: int) -> int:
 def build_getroute_request(dest: str, seq: int = 1) -> bytes:
     """A netlink RTM_GETROUTE request for one destination (pure)."""
     ip = ipaddress.ip_address(dest)
-    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    family = _socket.AF_INET6 if ip.version == 6 else _socket.AF_INET
     packed = ip.packed
     attr_len = _RTATTR.size + len(packed)
     attr = _RTATTR.pack(attr_len, _RTA_DST) + packed + b"\0" * (_align4(attr_len) - attr_len)
@@ -156,9 +158,9 @@ def parse_getroute_reply(data: bytes) -> dict[str, Any] | None:
 
 
 def _addr(family: int, payload: bytes) -> str | None:
-    if family == socket.AF_INET and len(payload) >= 4:
+    if family == _socket.AF_INET and len(payload) >= 4:
         return str(ipaddress.IPv4Address(payload[:4]))
-    if family == socket.AF_INET6 and len(payload) >= 16:
+    if family == _socket.AF_INET6 and len(payload) >= 16:
         return str(ipaddress.IPv6Address(payload[:16]))
     return None
 
@@ -168,21 +170,24 @@ def netlink_route_get(dest: str, timeout: float = 1.0) -> dict[str, Any] | None:
 
     Raises OSError when netlink itself is unavailable (not Linux, sandbox).
     """
-    af_netlink = getattr(socket, "AF_NETLINK", None)
+    af_netlink = getattr(_socket, "AF_NETLINK", None)
     if af_netlink is None:
         raise OSError(errno.EAFNOSUPPORT, "no AF_NETLINK on this platform")
-    with socket.socket(af_netlink, socket.SOCK_RAW, _NETLINK_ROUTE) as sock:
+    sock = _socket.socket(af_netlink, _socket.SOCK_RAW, _NETLINK_ROUTE)
+    try:
         sock.settimeout(timeout)
         sock.bind((0, 0))
         sock.send(build_getroute_request(dest))
         data = sock.recv(65536)
+    finally:
+        sock.close()
     parsed = parse_getroute_reply(data)
     if parsed is None:
         return None
     dev: str | None = None
     if parsed["oif"]:
         try:
-            dev = socket.if_indextoname(parsed["oif"])
+            dev = _socket.if_indextoname(parsed["oif"])
         except OSError:
             dev = None
     return {

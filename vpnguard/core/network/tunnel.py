@@ -8,11 +8,11 @@ module decides the first two.
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 from collections.abc import Sequence
 
 from vpnguard.core.model import InterfaceKind, NetInterface, NetworkState, Route, TunnelMode
+from vpnguard.core.record import replace
 
 _LABELS = {
     "wireguard": "WireGuard",
@@ -64,7 +64,7 @@ def vpns_up(
     for i in interfaces:
         if i.is_up and any(fnmatch.fnmatchcase(i.name, p) for p in patterns):
             if i.kind is not InterfaceKind.VPN:
-                i = dataclasses.replace(i, reason=f"named by --vpn ({i.kind.value}: {i.reason})")
+                i = replace(i, reason=f"named by --vpn ({i.kind.value}: {i.reason})")
             out.append(i)
     return tuple(out)
 

@@ -23,10 +23,9 @@ by earlier versions read back as the same level.
 
 from __future__ import annotations
 
-import dataclasses
-
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.model import Family, Level, LevelChoice, Protection
+from vpnguard.core.record import record
 
 RECOMMENDED = Level.RELAY
 
@@ -132,7 +131,7 @@ CALLS: dict[Level, dict[Family, str]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Setting:
     """One policy setting: a Chromium policy name or a Firefox pref name, and its value."""
 

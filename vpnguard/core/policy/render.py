@@ -9,16 +9,14 @@ leave alone anything an admin added in between.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
-import math
 from collections.abc import Iterable, Sequence
 
 from vpnguard.core.browsers.catalog import BrowserSpec
 from vpnguard.core.errors import RefusedError, StrictJsonError
 from vpnguard.core.model import Family, Level
 from vpnguard.core.policy.levels import firefox_locked_pref, settings_for
+from vpnguard.core.record import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at run time
 if TYPE_CHECKING:
@@ -27,13 +25,13 @@ if TYPE_CHECKING:
 KeyPath = tuple[str, ...]
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Edit:
     path: KeyPath
     value: Any
 
 
-@dataclasses.dataclass(frozen=True)
+@record
 class Applied:
     """One applied edit and what the path held before it."""
 
@@ -81,9 +79,12 @@ def _no_constant(name: str) -> Any:
     )
 
 
+_INF = float("inf")
+
+
 def _finite_float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
+    if value != value or value in (_INF, -_INF):  # math.isfinite, without loading math (status)
         raise StrictJsonError(f"holds the number {text[:40]}, out of range for a browser", "number")
     return value
 
@@ -220,6 +221,8 @@ def apply(
     doc: dict[str, Any], edits: Sequence[Edit], where: str
 ) -> tuple[dict[str, Any], tuple[Applied, ...], tuple[KeyPath, ...]]:
     """Apply ``edits`` to a copy of ``doc``; return it with priors and created containers."""
+    import copy  # here, not at the top: status reads policy files through this module
+
     out = copy.deepcopy(doc)
     applied: list[Applied] = []
     created: list[KeyPath] = []
@@ -243,6 +246,8 @@ def undo(
     where: str,
 ) -> dict[str, Any]:
     """Put back what each applied path held; drop containers we created once empty."""
+    import copy
+
     out = copy.deepcopy(doc)
     for a in reversed(list(applied)):
         try:
