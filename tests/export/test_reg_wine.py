@@ -22,7 +22,9 @@ POLICIES = r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies"
 
 
 def wine(prefix: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, WINEPREFIX=str(prefix), WINEDEBUG="-all", DISPLAY="")
+    # wineserver's socket dir goes to TMPDIR: inside the test's own dir, not /tmp
+    env = dict(os.environ, WINEPREFIX=str(prefix), TMPDIR=str(prefix.parent))
+    env.update(WINEDEBUG="-all", DISPLAY="")
     env["WINEDLLOVERRIDES"] = "mscoree,mshtml="  # no Mono/Gecko install prompts
     return subprocess.run([WINE, *args], capture_output=True, text=True, env=env, timeout=120)
 
@@ -44,7 +46,7 @@ def test_reg_import_and_undo_in_wine(tmp_path: Path) -> None:
         (tmp_path / Path(name).name).write_bytes(b.files[name])
     prefix = tmp_path / "prefix"  # made by the first call (about 6 s)
     server = shutil.which("wineserver") or "/usr/lib/wine/wineserver"
-    env = dict(os.environ, WINEPREFIX=str(prefix))
+    env = dict(os.environ, WINEPREFIX=str(prefix), TMPDIR=str(tmp_path))
     try:
         _run(b, tmp_path, prefix)
     finally:  # never leave a wineserver behind

@@ -106,9 +106,12 @@ def test_deb_is_small_and_holds_a_working_app(deb: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(shutil.which("lintian") is None, reason="needs lintian")
-def test_lintian_finds_no_error_but_the_two_a_venv_in_opt_implies(deb: Path) -> None:
+def test_lintian_finds_no_error_but_the_two_a_venv_in_opt_implies(
+    deb: Path, tmp_path: Path
+) -> None:
     proc = subprocess.run(
         ["lintian", "--no-tag-display-limit", str(deb)],
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # lintian's scratch files stay ours
         capture_output=True,
         text=True,
         timeout=600,

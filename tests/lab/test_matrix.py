@@ -225,7 +225,7 @@ def unconfirmed(got: Results, want: Results) -> list[str]:
 @pytest.mark.lab
 @pytest.mark.root
 def test_a_fresh_measurement_equals_the_recorded_matrix(
-    labs: dict[str, Any], no_policy: None
+    labs: dict[str, Any], no_policy: None, tmp_path: Path
 ) -> None:
     want, _ = recorded()
     got, facts = matrix.measure(labs)
@@ -236,7 +236,7 @@ def test_a_fresh_measurement_equals_the_recorded_matrix(
         levels = {k[1] for k in keys} | {c.chosen for k, c in want.items() if k in keys}
         again, facts = matrix.measure(labs, [lv for lv in matrix.POLICY_LEVELS if lv in levels])
         got = matrix.merge(got, again)
-    out = Path(os.environ.get("VPNGUARD_MATRIX_OUT", tempfile.gettempdir())) / "matrix-run.json"
+    out = Path(os.environ.get("VPNGUARD_MATRIX_OUT", tmp_path)) / "matrix-run.json"
     out.write_text(json.dumps({"facts": facts, "rows": matrix.to_rows(got)}, indent=1))
     problems = contradictions(got, want) + unconfirmed(got, want)
     assert not problems, "\n".join(problems)
