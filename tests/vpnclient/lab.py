@@ -188,7 +188,11 @@ def lab() -> Iterator[Lab]:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file and link under a fake root except vpnguard's own state and logs."""
+    """Every file and link under a fake root except vpnguard's own state and logs.
+
+    Safe to take while a watcher writes: a file removed mid-walk is left out,
+    so callers polling for a final state compare again once the writer stopped.
+    """
     out: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
@@ -198,9 +202,12 @@ def snapshot(root: Path) -> dict[str, bytes]:
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             p = os.path.join(dirpath, name)
             key = os.path.relpath(p, root)
-            out[key] = (
-                b"->" + os.readlink(p).encode() if os.path.islink(p) else Path(p).read_bytes()
-            )
+            try:
+                out[key] = (
+                    b"->" + os.readlink(p).encode() if os.path.islink(p) else Path(p).read_bytes()
+                )
+            except FileNotFoundError:
+                continue  # removed while we walked (a watcher undoing now): not there
     return out
 
 

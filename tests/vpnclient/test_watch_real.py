@@ -137,6 +137,7 @@ def test_restart_does_not_apply_twice_and_undoes_after_a_crash(wglab: Lab, froot
     watch = start_watch(wglab, froot, "--vpn", wg)
     assert wait_for(lambda: snapshot(froot) == before, 10), "restart did not undo"
     stop(watch)
+    assert snapshot(froot) == before  # and nothing more once the watcher has stopped
 
 
 # A program attaching to an existing tun device, as OpenVPN does: it gives the link a carrier.
