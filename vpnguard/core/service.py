@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         LevelAdvice,
         TurnServer,
     )
+    from vpnguard.core.network.events import EventSource as EventSource
     from vpnguard.core.policy.registry import Registry
 
 # Auto mode's state (its files in the state directory and their format), for hooks and
@@ -726,6 +727,14 @@ def network_state(
     from vpnguard.core.network.tunnel import decide
 
     return decide(interfaces, public_route, public_route6)
+
+
+def network_events() -> EventSource:
+    """Wake-ups on link, address and route changes (rtnetlink on Linux; elsewhere a
+    source that never fires, so callers re-check on their own period)."""
+    from vpnguard.core.network.events import open_events
+
+    return open_events()
 
 
 def active_vpns(patterns: Sequence[str] = ()) -> tuple[NetInterface, ...]:

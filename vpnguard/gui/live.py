@@ -11,39 +11,15 @@ writes a file in several steps) are folded into one ``changed`` signal after
 from __future__ import annotations
 
 import logging
-import socket
-import sys
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QSocketNotifier, QTimer, Signal
 
+from vpnguard.core import service
+
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 300
-
-# <linux/rtnetlink.h> multicast groups (bit masks for nl_groups).
-RTMGRP_LINK = 0x1
-RTMGRP_IPV4_IFADDR = 0x10
-RTMGRP_IPV4_ROUTE = 0x40
-RTMGRP_IPV6_IFADDR = 0x100
-RTMGRP_IPV6_ROUTE = 0x400
-NETLINK_GROUPS = (
-    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE
-)
-
-
-def open_netlink() -> socket.socket | None:
-    """A non-blocking rtnetlink socket for link/address/route events, or None off Linux."""
-    if not sys.platform.startswith("linux") or not hasattr(socket, "AF_NETLINK"):
-        return None
-    try:
-        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        sock.bind((0, NETLINK_GROUPS))
-        sock.setblocking(False)
-        return sock
-    except OSError:
-        log.debug("no netlink socket: network changes are seen on refresh only", exc_info=True)
-        return None
 
 
 class LiveWatcher(QObject):
@@ -67,11 +43,14 @@ class LiveWatcher(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self._fire)
-        self.sock = open_netlink() if network else None
+        self.events = service.network_events() if network else None
+        fd = self.events.fileno() if self.events is not None else None
         self.notifier: QSocketNotifier | None = None
-        if self.sock is not None:
-            self.notifier = QSocketNotifier(self.sock.fileno(), QSocketNotifier.Type.Read, self)
+        if fd is not None:
+            self.notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
             self.notifier.activated.connect(self._netlink)
+        else:
+            log.debug("no netlink events: network changes are seen on refresh only")
         self.rewatch()
 
     def rewatch(self) -> None:
@@ -94,12 +73,9 @@ class LiveWatcher(QObject):
         self.timer.start()
 
     def _netlink(self, *_args: object) -> None:
-        assert self.sock is not None
+        assert self.events is not None
         try:
-            while self.sock.recv(65536):
-                pass
-        except BlockingIOError:
-            pass
+            self.events.drain()
         except OSError:
             log.debug("netlink read failed", exc_info=True)
         self._poke()
@@ -111,6 +87,6 @@ class LiveWatcher(QObject):
     def close(self) -> None:
         if self.notifier is not None:
             self.notifier.setEnabled(False)
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
+        if self.events is not None:
+            self.events.close()
+            self.events = None

@@ -45,7 +45,6 @@ from vpnguard.core.model import Action, AutoChoice, Level, LevelChoice
 from vpnguard.core.service import WATCH_PID_FILE as PID_FILE
 from vpnguard.core.service import WATCH_STATUS_FILE as STATUS_FILE
 from vpnguard.core.service import Host
-from vpnguard.vpnclient import netlink
 from vpnguard.vpnclient.claims import Coordinator, Outcome, summarize
 from vpnguard.vpnclient.fsutil import atomic_write
 
@@ -100,7 +99,7 @@ class Watcher:
         *,
         host: Host | None = None,
         coordinator: Coordinator | None = None,
-        events: netlink.EventSource | None = None,
+        events: service.EventSource | None = None,
         look: Callable[[], dict[str, str]] | None = None,
     ) -> None:
         self.config = config
@@ -192,7 +191,7 @@ class Watcher:
     def run(self) -> int:
         cfg = self.config
         with single_instance(self.host.state_dir()):
-            self.events = self.events or netlink.open_events()
+            self.events = self.events or service.network_events()
             old = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
             log.info(
                 "watching (%s) for %s; level %s%s",

@@ -2,7 +2,10 @@
 
 The messages are not parsed: any change means "look again", and the look
 (``vpnguard.core.service.active_vpns``) reads the current state, so a lost or
-merged message costs nothing but a moment.
+merged message costs nothing but a moment. One source for every front end
+(``service.network_events``): ``watch`` blocks in :meth:`EventSource.wait`; the
+app hands :meth:`EventSource.fileno` to its event loop and calls
+:meth:`EventSource.drain` when it is readable.
 """
 
 from __future__ import annotations
@@ -35,6 +38,13 @@ class EventSource:
         time.sleep(max(0.0, timeout))
         return False
 
+    def fileno(self) -> int | None:
+        """A descriptor that becomes readable on a change, for an event loop; None: poll."""
+        return None
+
+    def drain(self) -> None:
+        """Consume what is pending (after the descriptor became readable)."""
+
     def close(self) -> None:
         pass
 
@@ -55,10 +65,13 @@ class NetlinkEvents(EventSource):
             return False
         if not ready:
             return False
-        self._drain()
+        self.drain()
         return True
 
-    def _drain(self) -> None:
+    def fileno(self) -> int | None:
+        return self.sock.fileno()
+
+    def drain(self) -> None:
         while True:
             try:
                 self.sock.recv(65536)
