@@ -79,11 +79,7 @@ class ViewResult:
             "name": self.name.value,
             "verdict": self.verdict.value,
             "reason": self.reason,
-            "candidates": list(self.candidates),
-            "parsed": [c.to_json() for c in self.parsed],
-            "rejected": [dataclasses.asdict(r) for r in self.rejected],
-            "findings": [f.to_json() for f in self.findings],
-            "leaks": [f.to_json() for f in self.leaks],
+            **_evidence_json(self),
             "gathering_state": self.gathering_state,
             "timed_out": self.timed_out,
             "settled": self.settled,
@@ -217,11 +213,7 @@ class BrowserResult:
             "reason": self.reason,
             "webrtc": self.webrtc,
             "user_agent": self.user_agent,
-            "candidates": list(self.candidates),
-            "parsed": [c.to_json() for c in self.parsed],
-            "rejected": [dataclasses.asdict(r) for r in self.rejected],
-            "findings": [f.to_json() for f in self.findings],
-            "leaks": [f.to_json() for f in self.leaks],
+            **_evidence_json(self),
             "gathering_state": self.gathering_state,
             "timed_out": self.timed_out,
             "timings": dict(self.timings),
@@ -230,6 +222,18 @@ class BrowserResult:
             "call": call.to_json() if call else None,
             "calls": [c.to_json() for c in self.calls],
         }
+
+
+def _evidence_json(result: ViewResult | BrowserResult) -> dict[str, Any]:
+    """What a view and a browser's result both report: the raw candidates, how each
+    was read, and what the verdict found in them."""
+    return {
+        "candidates": list(result.candidates),
+        "parsed": [c.to_json() for c in result.parsed],
+        "rejected": [dataclasses.asdict(r) for r in result.rejected],
+        "findings": [f.to_json() for f in result.findings],
+        "leaks": [f.to_json() for f in result.leaks],
+    }
 
 
 @dataclasses.dataclass(frozen=True)
