@@ -171,8 +171,10 @@ class Coordinator:
             code, doc = self.apply(Action.PROTECT, self.level, self.root)
             if code == 0:
                 changes = real_changes(doc)
-                crashed_ours = state.pending == Action.PROTECT and not state.protected_before
-                if changes or (crashed_ours and service.has_protection(host=self.host)):
+                # Protection that was not there before the pending protect is ours, also
+                # when a killed earlier run wrote it and this one found nothing to change.
+                new_since_pending = state.pending == Action.PROTECT and not state.protected_before
+                if changes or (new_since_pending and service.has_protection(host=self.host)):
                     state.owned = True
                     browsers = {b for c in changes for b in (c.get("browsers") or [])}
                     state.owned_browsers = sorted(set(state.owned_browsers) | browsers)
