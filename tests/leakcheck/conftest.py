@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,66 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_tcp_port() -> int:
+    """A loopback port free for both UDP and TCP right now (coturn listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = int(u.getsockname()[1])
+            with socket.socket() as t:
+                try:
+                    t.bind(("127.0.0.1", port))
+                except OSError:
+                    continue  # the TCP twin is taken: coturn would retry its bind forever
+                return port
+
+
+@contextlib.contextmanager
+def running_coturn(
+    tmp: Path, args: list[str], ready: Callable[[int], bool], attempts: int = 3
+) -> Iterator[int]:
+    """Start a real coturn on a fresh loopback port; yield the port once `ready(port)`.
+
+    coturn never exits when its port is taken between our check and its bind: it
+    logs "Trying to bind ... again" forever. So each attempt is bounded, and a
+    port that does not come up is given up for a new one. Only the process
+    group started here is killed.
+    """
+    log = tmp / "turnserver.log"
+    for attempt in range(attempts):
+        port = free_udp_tcp_port()
+        with log.open("ab") as out:
+            out.write(f"--- attempt {attempt + 1}, port {port}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                [
+                    "turnserver",
+                    "-n",
+                    "--listening-ip=127.0.0.1",
+                    f"--listening-port={port}",
+                    *args,
+                    "--log-file=stdout",
+                    "--simple-log",
+                    f"--pidfile={tmp / 'turn.pid'}",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline and proc.poll() is None:
+                if ready(port):
+                    yield port
+                    return
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+    tail = log.read_text(errors="replace")[-2000:]
+    pytest.fail(f"coturn did not start in {attempts} attempts; its log ends:\n{tail}")
+
+
 @pytest.fixture(scope="session")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real STUN server (coturn) on 127.0.0.1; yields its stun: URL."""
@@ -39,36 +99,12 @@ def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("coturn (turnserver) not installed")
     from vpnguard.core.leakcheck.stun import stun_probe
 
-    tmp = tmp_path_factory.mktemp("coturn")
-    port = free_udp_port()
-    proc = subprocess.Popen(
-        [
-            "turnserver",
-            "-n",
-            "--listening-ip=127.0.0.1",
-            f"--listening-port={port}",
-            "--stun-only",
-            "--no-cli",
-            "--no-tls",
-            "--no-dtls",
-            "--log-file=stdout",
-            "--simple-log",
-            f"--pidfile={tmp / 'turn.pid'}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while stun_probe("127.0.0.1", port, timeout=0.3).mapped is None:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("coturn did not start")
+    with running_coturn(
+        tmp_path_factory.mktemp("coturn"),
+        ["--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--no-rfc5780"],
+        lambda port: stun_probe("127.0.0.1", port, timeout=0.3).mapped is not None,
+    ) as port:
         yield f"stun:127.0.0.1:{port}"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 @pytest.fixture

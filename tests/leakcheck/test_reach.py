@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +25,7 @@ from vpnguard.core.leakcheck.server import LeakCheckServer
 from vpnguard.core.leakcheck.stun import parse_ice_url
 from vpnguard.core.model import InterfaceKind, NetInterface
 
-from .conftest import free_udp_port
+from .conftest import running_coturn
 from .test_server import request, secret_of
 
 LAN, UNDER, TUN, EXIT = "192.168.77.2", "172.31.9.2", "10.66.0.2", "203.0.113.10"
@@ -132,15 +127,10 @@ def turn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real TURN server (coturn, long-term credentials) on loopback, UDP and TCP."""
     if shutil.which("turnserver") is None:
         pytest.skip("coturn (turnserver) not installed")
-    tmp: Path = tmp_path_factory.mktemp("turn")
-    port = free_udp_port()
-    proc = subprocess.Popen(
+    with running_coturn(
+        tmp_path_factory.mktemp("turn"),
         [
-            "turnserver",
-            "-n",
-            "--listening-ip=127.0.0.1",
             "--relay-ip=127.0.0.1",
-            f"--listening-port={port}",
             "--lt-cred-mech",
             "--user=u:p",
             "--realm=test",
@@ -148,24 +138,14 @@ def turn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             "--no-dtls",
             "--no-cli",
             "--no-rfc5780",
-            "--log-file=stdout",
-            f"--pidfile={tmp / 'turn.pid'}",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        url = parse_ice_url(f"turn:127.0.0.1:{port}?transport=tcp")
-        deadline = time.monotonic() + 10
-        while not probe_one("127.0.0.1", url, timeout=0.3).answered:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("coturn did not start")
+        lambda port: (
+            probe_one(
+                "127.0.0.1", parse_ice_url(f"turn:127.0.0.1:{port}?transport=tcp"), timeout=0.3
+            ).answered
+        ),
+    ) as port:
         yield port
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 def test_real_probes_answer_or_fail_within_their_bound(
