@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import ipaddress
 import json
 import shutil
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from vpnguard.core.leakcheck.reach import (
     probe_one,
     probe_reach,
     quiet_ms,
+    silent_after,
 )
 from vpnguard.core.leakcheck.server import LeakCheckServer
 from vpnguard.core.leakcheck.stun import parse_ice_url
@@ -180,6 +184,101 @@ def test_a_closed_tcp_port_and_a_silent_udp_port_are_not_reached() -> None:
         r = probe_one("127.0.0.1", url, 1.0)
         assert not r.answered and 0.9 < time.monotonic() - t < 1.8
         assert len([silent.recv(100) for _ in range(3)]) == 3  # three sends, like a browser
+
+
+# -- pacing: a silent path beside a fast answer ------------------------------------------
+
+
+def test_silence_is_judged_against_the_same_servers_quickest_answer() -> None:
+    assert silent_after(None) == 1.5  # nobody answered: the whole bound
+    assert silent_after(0.005) == 0.6  # the lab's tunnel: the floor
+    assert silent_after(0.1) == pytest.approx(0.65)  # 4 x 100 ms + 250 ms
+    assert silent_after(1.2) == 1.5  # a slow server is waited for whole
+
+
+class Responder:
+    """A real STUN server on loopback that answers each local address as told.
+
+    ``delays``: source address -> seconds before answering (absent: never answers).
+    Counts the requests it got per source address.
+    """
+
+    def __init__(self, delays: dict[str, float]) -> None:
+        self.delays = delays
+        self.got: dict[str, int] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.url = f"stun:127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _answer(self, data: bytes, src: tuple[str, int]) -> None:
+        time.sleep(self.delays[src[0]])
+        key = struct.pack("!I", 0x2112A442)
+        xip = bytes(b ^ key[i] for i, b in enumerate(ipaddress.IPv4Address(src[0]).packed))
+        value = struct.pack("!BBH", 0, 1, src[1] ^ 0x2112) + xip
+        attr = struct.pack("!HH", 0x0020, len(value)) + value
+        with contextlib.suppress(OSError):
+            self.sock.sendto(
+                struct.pack("!HHI12s", 0x0101, len(attr), 0x2112A442, data[8:20]) + attr, src
+            )
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, src = self.sock.recvfrom(2048)
+            except (TimeoutError, OSError):
+                continue
+            self.got[src[0]] = self.got.get(src[0], 0) + 1
+            if src[0] in self.delays:
+                threading.Thread(target=self._answer, args=(data, src), daemon=True).start()
+
+    def __enter__(self) -> Responder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+A, B = "127.0.0.1", "127.0.0.2"  # two local addresses: loopback takes any 127/8 source
+
+
+def test_a_path_silent_beside_a_fast_answer_ends_at_the_floor_after_three_sends() -> None:
+    with Responder({A: 0.0}) as server:
+        t = time.monotonic()
+        got = {r.base: r for r in probe_reach([A, B], [parse_ice_url(server.url)])}
+        took = time.monotonic() - t
+        time.sleep(0.05)
+        assert got[A].answered and got[A].mapped == A
+        assert not got[B].answered and "another address" in (got[B].error or ""), got[B]
+        assert 0.55 < took < 1.2, took  # the floor (0.6 s), not the bound (1.5 s)
+        assert server.got[B] == 3  # three sends before giving up, like a browser
+
+
+def test_a_path_slower_than_the_fast_one_but_within_the_pace_is_waited_for() -> None:
+    with Responder({A: 0.0, B: 0.4}) as server:
+        got = {r.base: r for r in probe_reach([A, B], [parse_ice_url(server.url)])}
+        assert got[B].answered and got[B].mapped == B, got[B]
+        assert got[B].rtt_ms is not None and got[B].rtt_ms >= 400
+
+
+def test_a_server_slow_on_every_path_is_waited_for_whole() -> None:
+    """No other path sets the pace: each waits the whole bound (the lab's 1.2 s server)."""
+    with Responder({A: 1.2, B: 1.2}) as server:
+        got = {r.base: r for r in probe_reach([A, B], [parse_ice_url(server.url)])}
+        assert got[A].answered and got[B].answered, got
+
+
+def test_a_server_silent_on_every_path_is_waited_for_the_whole_bound() -> None:
+    with Responder({}) as server:
+        t = time.monotonic()
+        got = probe_reach([A, B], [parse_ice_url(server.url)], timeout=0.8)
+        assert not any(r.answered for r in got)
+        assert time.monotonic() - t >= 0.8
 
 
 # -- the page's question ------------------------------------------------------------------

@@ -21,21 +21,32 @@ with STUN/TURN retransmits, concurrently with the browser's start-up
 * there are at least as many relay candidates as (address, TURN server) pairs
   that answered.
 
-Every other pair got no answer to its own probe (three sends over
-:data:`REACH_TIMEOUT`): the browser's requests on that path meet the same
-drop. What is left is a path that drops our three requests and answers the
-browser's later one: rarer than the old settle's miss (a quiet second), and
-the probe's wait overlaps the browser's start-up instead of the check's end.
+Every other pair got no answer to its own probe: the browser's requests on that
+path meet the same drop. How long silence must last (:func:`silent_after`): when
+the same server has answered another local address in ``r`` seconds, four times
+that plus a quarter second, and never less than :data:`SILENT_FLOOR` (three
+sends); when no address got an answer from that server, :data:`REACH_TIMEOUT`.
+In a full tunnel the tunnel's own answer sets the pace, so the dropped LAN and
+underlay paths are judged in about half a second, not one and a half. What is
+left is a path that drops our requests and answers the browser later, or one
+that answers more than four times slower than another address reaches the same
+server (the tunnel runs over the same access link, so an escaping path is
+rarely the slower one); a server slow on every path (the lab's 1.2 s STUN
+server) is waited for whole. The probes' wait overlaps the browser's start-up
+instead of the check's end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import ipaddress
 import os
+import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,8 +60,10 @@ from vpnguard.core.leakcheck.stun import (
 )
 from vpnguard.core.model import InterfaceKind, JsonMixin, NetInterface
 
-REACH_TIMEOUT = 1.5  # seconds each pair's probe may take (sends at 0, 0.25, 0.75 s)
-SENDS = (0.0, 0.25, 0.75)  # Chromium's STUN schedule: 250 ms, doubling
+REACH_TIMEOUT = 1.5  # seconds a pair's probe may take when no other path sets the pace
+SILENT_FLOOR = 0.6  # seconds of silence at least, even beside a fast answer
+SENDS = (0.0, 0.15, 0.35)  # three sends before the floor (a browser: 250 ms, doubling)
+SLICE = 0.05  # how often a waiting probe looks at what the other paths got
 ALLOCATE_REQUEST = 0x0003
 ATTR_REQUESTED_TRANSPORT = 0x0019
 
@@ -105,8 +118,45 @@ def _target(server: IceServerUrl, family: int) -> tuple[str, int] | None:
     return (str(infos[0][4][0]), server.port) if infos else None
 
 
-def probe_one(base: str, server: IceServerUrl, timeout: float = REACH_TIMEOUT) -> Reach:
-    """Probe ``server`` from a socket bound to ``base``; never raises for network trouble."""
+def silent_after(fastest: float | None, timeout: float = REACH_TIMEOUT) -> float:
+    """Seconds without an answer after which a pair counts as dropped (pure).
+
+    ``fastest``: the quickest answer, in seconds, the same server gave another local
+    address (None: none yet).
+    """
+    if fastest is None:
+        return timeout
+    return min(timeout, max(SILENT_FLOOR, 4 * fastest + 0.25))
+
+
+class Pace:
+    """The quickest answer each server gave any local address so far (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fastest: dict[str, tuple[str, float]] = {}
+
+    def answered(self, url: str, base: str, seconds: float) -> None:
+        with self._lock:
+            got = self._fastest.get(url)
+            if got is None or seconds < got[1]:
+                self._fastest[url] = (base, seconds)
+
+    def fastest(self, url: str, besides: str) -> float | None:
+        """The quickest answer ``url`` gave an address other than ``besides``."""
+        with self._lock:
+            got = self._fastest.get(url)
+        return got[1] if got is not None and got[0] != besides else None
+
+
+def probe_one(
+    base: str, server: IceServerUrl, timeout: float = REACH_TIMEOUT, pace: Pace | None = None
+) -> Reach:
+    """Probe ``server`` from a socket bound to ``base``; never raises for network trouble.
+
+    With ``pace`` (shared by the probes of one check), a silent pair gives up after
+    :func:`silent_after` the quickest answer the same server gave another address.
+    """
     ip = ipaddress.ip_address(base)
     family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
     turn = server.is_turn
@@ -116,39 +166,72 @@ def probe_one(base: str, server: IceServerUrl, timeout: float = REACH_TIMEOUT) -
     tid = os.urandom(12)
     request = _allocate_request(tid) if turn else build_request(tid)
     tcp = server.transport == "tcp" or server.scheme in ("turns", "stuns")
-    start = deadline = time.monotonic()
-    deadline += timeout
+    start = time.monotonic()
+
+    def left() -> float:
+        """Seconds this pair may still wait; <= 0: silent long enough."""
+        fastest = pace.fastest(server.url, base) if pace is not None else None
+        return start + silent_after(fastest, timeout) - time.monotonic()
+
+    def silent() -> Reach:
+        fastest = pace.fastest(server.url, base) if pace is not None else None
+        why = f"no answer in {_ms(start):.0f} ms"
+        if fastest is not None and silent_after(fastest, timeout) < timeout:
+            why += f" (another address got one in {fastest * 1000:.0f} ms)"
+        return Reach(base, server.url, turn, False, error=why)
+
+    def answer(data: bytes) -> Reach:
+        got = _answer(base, server, turn, data, tid, start)
+        if got.answered and pace is not None:
+            pace.answered(server.url, base, time.monotonic() - start)
+        return got
+
     try:
         with socket.socket(family, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM) as sock:
             sock.bind((base, 0))
             if tcp:
-                sock.settimeout(timeout)
-                sock.connect(target)
+                sock.setblocking(False)
+                err = sock.connect_ex(target)
+                while err in (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN):
+                    if left() <= 0:
+                        return silent()
+                    _, ready, _ = select.select([], [sock], [], min(SLICE, max(0.0, left())))
+                    if ready:
+                        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    return Reach(base, server.url, turn, False, error=os.strerror(err))
                 if server.scheme.endswith("s"):
                     # TLS: the connect is what we can prove; the browser may still refuse
                     # the certificate, which only leaves the relay missing (no early end).
+                    if pace is not None:
+                        pace.answered(server.url, base, time.monotonic() - start)
                     return Reach(base, server.url, turn, True, rtt_ms=_ms(start))
+                sock.setblocking(True)
+                sock.settimeout(max(0.01, left()))
                 sock.sendall(request)
                 buf = b""
-                while time.monotonic() < deadline:
-                    sock.settimeout(max(0.01, deadline - time.monotonic()))
-                    chunk = sock.recv(2048)
+                while left() > 0:
+                    sock.settimeout(min(SLICE, max(0.005, left())))
+                    try:
+                        chunk = sock.recv(2048)
+                    except TimeoutError:
+                        continue
                     if not chunk:
                         break
                     buf += chunk
                     if len(buf) >= 20:
-                        return _answer(base, server, turn, buf, tid, start)
-                return Reach(base, server.url, turn, False, error="no answer before timeout")
+                        return answer(buf)
+                return silent()
             sock.connect(target)
             sends = list(SENDS)
-            while time.monotonic() < deadline:
+            while left() > 0:
                 now = time.monotonic() - start
                 while sends and sends[0] <= now:
                     sends.pop(0)
                     with contextlib.suppress(OSError):  # e.g. ICMP unreachable from a send
                         sock.send(request)
-                wait = (sends[0] - now) if sends else (deadline - time.monotonic())
-                sock.settimeout(max(0.005, min(wait, deadline - time.monotonic())))
+                wait = (sends[0] - now) if sends else SLICE
+                sock.settimeout(max(0.005, min(wait, SLICE, left())))
                 try:
                     data = sock.recv(2048)
                 except TimeoutError:
@@ -156,8 +239,8 @@ def probe_one(base: str, server: IceServerUrl, timeout: float = REACH_TIMEOUT) -
                 except ConnectionRefusedError:
                     return Reach(base, server.url, turn, False, error="refused")
                 if _is_response(data, tid):
-                    return _answer(base, server, turn, data, tid, start)
-            return Reach(base, server.url, turn, False, error="no answer before timeout")
+                    return answer(data)
+            return silent()
     except OSError as exc:
         return Reach(base, server.url, turn, False, error=f"{type(exc).__name__}: {exc}")
 
@@ -192,12 +275,17 @@ def quiet_ms(reach: Sequence[Reach], floor_ms: float) -> int:
 def probe_reach(
     bases: Sequence[str], servers: Sequence[IceServerUrl], timeout: float = REACH_TIMEOUT
 ) -> tuple[Reach, ...]:
-    """Every (base, server) pair, probed at once; bounded by ``timeout`` (plus a connect)."""
+    """Every (base, server) pair, probed at once and paced together; bounded by ``timeout``.
+
+    A silent pair waits :func:`silent_after` the quickest answer its server gave
+    another address, else ``timeout``.
+    """
     pairs = [(b, s) for b in bases for s in servers]
     if not pairs:
         return ()
-    with ThreadPoolExecutor(max_workers=min(32, len(pairs))) as pool:
-        return tuple(pool.map(lambda p: probe_one(p[0], p[1], timeout), pairs))
+    pace = Pace()
+    with ThreadPoolExecutor(max_workers=min(64, len(pairs))) as pool:
+        return tuple(pool.map(lambda p: probe_one(p[0], p[1], timeout, pace), pairs))
 
 
 def gathering_proof(
