@@ -189,11 +189,17 @@ def assert_truthful(doc: dict[str, Any], scenario: str) -> dict[str, dict[str, A
 
 
 def shape(b: dict[str, Any]) -> set[tuple[str, str, str]]:  # a browser or one view
-    """A browser's candidates without the random parts (mDNS names, ports)."""
+    """A browser's candidates without the random parts (mDNS names, ports).
+
+    Host candidates by address only: a proven view may end before Chromium's TCP
+    host candidates, which repeat the UDP ones' addresses (the proof is about
+    which addresses a page can see, reach.py).
+    """
     out = set()
     for line in b["candidates"]:
         c = parse_candidate(line)
-        out.add((c.type, c.transport, "mdns" if c.address.endswith(".local") else c.address))
+        proto = "" if c.type == "host" else c.transport
+        out.add((c.type, proto, "mdns" if c.address.endswith(".local") else c.address))
     return out
 
 
