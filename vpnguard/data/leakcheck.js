@@ -103,32 +103,35 @@
         };
         // Ask vpnguard whether gathering may end: it probed every local address against
         // every ICE server itself, and says yes only once every path that answered it has
-        // produced its candidate here (see reach.py). One question in flight at a time; a
-        // "no" is asked again on the next candidate or after a tenth of a second.
-        var asking = false, again = null;
+        // produced its candidate here (see reach.py). A new candidate is asked about at
+        // once, even while an older question is still out (at most three in flight); with
+        // nothing new, a "no" is asked again after a tenth of a second.
+        var inflight = 0, askedN = -1, again = null;
         // Without our probes' answer, no quiet spell ends a view (only completion, a proof,
         // or the gathering deadline do).
         var ready = !cfg.progress_url, settleMs = cfg.settle_ms;
         function ask() {
-          if (done || asking || !cfg.progress_url) { return; }
-          asking = true;
-          clearTimeout(again);
           var n = report.candidates.length;
+          if (done || !cfg.progress_url || inflight >= 3 || (inflight > 0 && n <= askedN)) { return; }
+          inflight += 1;
+          askedN = n;
+          clearTimeout(again);
           fetch(cfg.progress_url, {
             method: "POST",
             headers: { "Content-Type": "application/json" },
             body: JSON.stringify({ secret: cfg.secret, candidates: report.candidates.slice(0, n) }),
             cache: "no-store"
           }).then(function (r) { return r.ok ? r.json() : { end: false }; }).then(function (a) {
-            asking = false;
+            inflight -= 1;
             if (a && a.end === true) { finish("proven"); return; }
             if (a && a.ready === true) {
               // vpnguard's probes are in: the quiet spell covers the slowest answer they got.
               ready = true;
               if (typeof a.settle_ms === "number" && a.settle_ms > settleMs) { settleMs = a.settle_ms; }
             }
-            if (report.candidates.length > n) { ask(); } else { again = setTimeout(ask, 100); }
-          }, function () { asking = false; });
+            if (report.candidates.length > askedN) { ask(); }
+            else if (inflight === 0) { clearTimeout(again); again = setTimeout(ask, 100); }
+          }, function () { inflight -= 1; });
         }
         pc.onicegatheringstatechange = function () {
           if (pc.iceGatheringState === "complete") { finish("complete"); }
