@@ -289,6 +289,15 @@ def main() -> int:
         "without the other browser starting beside it",
     )
     a = ap.parse_args()
+    if a.raw == "both":  # every browser raw at once: the machine's own contention
+        got: dict[str, dict[str, float]] = {}
+        ts = [threading.Thread(target=lambda b=b: got.update({b: raw_once(b)})) for b in BROWSERS]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        print(json.dumps(got))
+        return 0
     if a.raw:
         print(json.dumps(raw_once(a.raw)))
         return 0
@@ -314,11 +323,15 @@ def main() -> int:
         for b in BROWSERS:
             raw(lab, b)
         raws: dict[str, list[dict[str, float]]] = {b: [] for b in BROWSERS}
+        both: list[float] = []  # the slowest browser when all start raw at once
         fulls: list[dict[str, float | str]] = []
         load_before = os.getloadavg()
         for _ in range(a.repeat):
             for b in BROWSERS:
                 raws[b].append(raw(lab, b))
+            if not a.only:
+                par = in_ns(lab, str(Path(__file__).resolve()), "--raw", "both")
+                both.append(max(r["total_s"] for r in json.loads(par.stdout).values()))
             fulls.append(full(lab, checked))
         load_after = os.getloadavg()
     finally:
@@ -346,6 +359,12 @@ def main() -> int:
         print(
             f"raw {b:<12} candidates in {rep:.2f} s, killed and cleaned at {tot:.2f} s "
             f"({n:.0f} candidates)"
+        )
+    if both:
+        print(
+            f"raw, all browsers at once: the slowest done at {med(both):.2f} s "
+            f"= {med(both) / floor:.2f}x the slowest single raw browser (this machine's "
+            "contention alone; for reference, not the target's baseline)"
         )
     check = med([float(f["check_s"]) for f in fulls])
     wall = med([float(f["wall_s"]) for f in fulls])
