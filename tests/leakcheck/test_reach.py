@@ -18,6 +18,7 @@ import pytest
 from vpnguard.core.leakcheck.candidates import parse_candidate
 from vpnguard.core.leakcheck.reach import (
     Reach,
+    already_received,
     gathering_proof,
     probe_bases,
     probe_one,
@@ -271,6 +272,25 @@ def test_a_server_slow_on_every_path_is_waited_for_whole() -> None:
     with Responder({A: 1.2, B: 1.2}) as server:
         got = {r.base: r for r in probe_reach([A, B], [parse_ice_url(server.url)])}
         assert got[A].answered and got[B].answered, got
+
+
+def test_an_answer_that_came_during_a_pause_is_still_read() -> None:
+    """A probe scheduled only after its deadline (a loaded machine) reads what already
+    came before it calls the path silent: the answer sits in the socket's queue."""
+    with (
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server,
+    ):
+        server.bind(("127.0.0.1", 0))
+        probe.bind(("127.0.0.1", 0))
+        probe.connect(server.getsockname())
+        assert already_received(probe) is None  # nothing yet, and no wait for it
+        server.sendto(b"late answer", probe.getsockname())
+        deadline = time.monotonic() + 2
+        got = None
+        while got is None and time.monotonic() < deadline:  # loopback delivers at once
+            got = already_received(probe)
+        assert got == b"late answer"
 
 
 def test_a_server_silent_on_every_path_is_waited_for_the_whole_bound() -> None:
