@@ -115,7 +115,7 @@ def test_balanced_explained_and_restart_offered(
 
 
 def test_check_runs_in_background_and_loop_keeps_ticking(make_window: Any, qtbot: Any) -> None:
-    checker = demo.SimulatedChecker({"chromium": "leak"}, seconds=0.6)
+    checker = demo.SimulatedChecker({"chromium": "leak"}, seconds=1.5)  # 3 phases of 0.5 s
     w = make_window(sync=False, checker=checker)
     w.show()
     qtbot.waitUntil(lambda: w.report is not None, timeout=10000)
@@ -132,9 +132,11 @@ def test_check_runs_in_background_and_loop_keeps_ticking(make_window: Any, qtbot
     timer.stop()
     stall = max(b - a for a, b in itertools.pairwise(ticks))
     assert len(ticks) > 50
-    # A check run on the GUI thread would stall the loop for its whole 0.6 s;
-    # half of that is far above scheduling noise on a loaded 2-core CI machine.
-    assert stall < 0.3, f"event loop stalled {stall * 1000:.0f} ms (the check takes 600 ms)"
+    # A check run on the GUI thread would stall the loop for its whole 1.5 s, and one
+    # the GUI thread waited on phase by phase for 0.5 s at a time: both are above the
+    # bound. Scheduling noise on a loaded 2-core CI machine stays below it (seen: up to
+    # 0.19 s with the test's whole process tree held to 0.3 CPU in 0.5 s periods).
+    assert stall < 0.45, f"event loop stalled {stall * 1000:.0f} ms (each phase takes 500 ms)"
     assert w.list.items["chromium"].text(COL_CHECK) == "Leak found"
     assert w.list.items["firefox-esr"].text(COL_CHECK) == "No leak"
     assert w.overall_state() == "leak"
