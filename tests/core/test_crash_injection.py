@@ -228,3 +228,49 @@ def test_kill_at_every_file_syscall_then_undo_is_byte_exact(
     assert failures == []
     if scenario != "unprotect":  # unprotect removes vpnguard.json: no Chromium write
         assert outside, "no kill point caught a Chromium write in flight: the test proves nothing"
+
+
+def test_unprotect_killed_after_a_switch_then_protect_again_is_byte_exact(
+    templates: dict[str, tuple[Path, list[str]]], tmp_path: Path
+) -> None:
+    """An unprotect killed after it put a file's original back but before it dropped the
+    journal entry, when that entry came from a level switch (so it has a ``previous``):
+    the next protect took the original for a file "changed since vpnguard wrote it" and
+    recorded it re-serialized, so the final unprotect did not restore the admin's bytes.
+    Seen once under load (test_concurrency's random kill -9), here at every state change
+    (rename, unlink, rmdir) of that unprotect."""
+    protected, _ = templates["unprotect"]
+    switched = tmp_path / "switched"
+    shutil.copytree(protected, switched, symlinks=True)
+    assert _vpnguard(switched, "protect", "--level", "balanced").returncode == 0
+    pristine = protected.parent / "pristine"
+    counts = _counts(switched, ["unprotect"], tmp_path)
+    points = [(s, n) for s in ("rename", "unlink", "rmdir") for n in range(1, counts[s] + 1)]
+    assert counts["rename"] >= 4, counts  # the journal's and the Firefox file's renames
+
+    def one(point: tuple[str, int]) -> str | None:
+        syscall, n = point
+        root = tmp_path / f"{syscall}-{n}"
+        shutil.copytree(switched, root, symlinks=True)
+        try:
+            inject = ["-e", f"trace={syscall}", "-e", f"inject={syscall}:signal=KILL:when={n}"]
+            run = [*CLI, "unprotect", "--root", str(root)]
+            subprocess.run(
+                [STRACE or "strace", "-f", "-qq", "-o", "/dev/null", *inject, *run],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            for args in (["protect", "--level", "strict"], ["unprotect"]):
+                done = _vpnguard(root, *args)
+                if done.returncode != 0:
+                    return f"{syscall}#{n}: {args[0]} failed: {done.stderr!r}"
+            if snapshot(root) != snapshot(pristine):
+                return f"{syscall}#{n}: not restored: {(root / FF).read_bytes()!r}"
+            return None
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        failures = [f for f in pool.map(one, points) if f is not None]
+    assert failures == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,43 @@ from vpnguard.gui.window import COL_BROWSER, COL_CHECK, COL_NOTE, COL_PROTECTION
 
 CHROMIUM_FILE = "etc/chromium/policies/managed/vpnguard.json"
 FIREFOX_FILE = "etc/firefox/policies/policies.json"
+
+
+def _run_delay() -> float:
+    """Seconds this thread has waited for a CPU while runnable (Linux schedstat); 0 elsewhere."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class LoopTicks:
+    """Ticks of the GUI thread's event loop, each with the thread's run delay so far.
+
+    A gap between ticks minus the run delay inside it is time the GUI thread was not
+    waiting for a CPU: blocked (on the GIL, a lock, a join) or busy itself. That is what
+    a check that holds up the window causes. Time the machine gave the thread no CPU
+    (other processes, a CI container's CPU quota pausing the whole test for half a
+    second) is run delay and is not the window's doing: seen, with the test's process
+    tree held to 0.5 CPU per 1 s period, raw gaps of 0.75 s that were all run delay.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+
+    def tick(self) -> None:
+        self.samples.append((time.perf_counter(), _run_delay()))
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def stall(self) -> float:
+        """The longest gap the GUI thread itself is to blame for."""
+        return max((t1 - t0) - (d1 - d0) for (t0, d0), (t1, d1) in itertools.pairwise(self.samples))
+
+    def raw(self) -> float:
+        return max(t1 - t0 for (t0, _), (t1, _) in itertools.pairwise(self.samples))
 
 
 def test_shows_detected_browsers_and_network(make_window: Any) -> None:
@@ -115,14 +153,14 @@ def test_balanced_explained_and_restart_offered(
 
 
 def test_check_runs_in_background_and_loop_keeps_ticking(make_window: Any, qtbot: Any) -> None:
-    checker = demo.SimulatedChecker({"chromium": "leak"}, seconds=0.6)
+    checker = demo.SimulatedChecker({"chromium": "leak"}, seconds=1.5)  # 3 phases of 0.5 s
     w = make_window(sync=False, checker=checker)
     w.show()
     qtbot.waitUntil(lambda: w.report is not None, timeout=10000)
-    ticks: list[float] = []
+    ticks = LoopTicks()
     timer = QTimer()
     timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(ticks.tick)
     phases: list[str] = []
     w.list.itemChanged.connect(lambda item, col: phases.append(item.text(col)))
     timer.start()
@@ -130,11 +168,16 @@ def test_check_runs_in_background_and_loop_keeps_ticking(make_window: Any, qtbot
     assert w.check_button.isEnabled() is False  # busy while checking
     qtbot.waitUntil(lambda: not w.checking, timeout=10000)
     timer.stop()
-    stall = max(b - a for a, b in itertools.pairwise(ticks))
+    stall = ticks.stall()
     assert len(ticks) > 50
-    # A check run on the GUI thread would stall the loop for its whole 0.6 s;
-    # half of that is far above scheduling noise on a loaded 2-core CI machine.
-    assert stall < 0.3, f"event loop stalled {stall * 1000:.0f} ms (the check takes 600 ms)"
+    # A check run on the GUI thread would stall the loop for its whole 1.5 s, and one
+    # the GUI thread waited on phase by phase for 0.5 s at a time: both are above the
+    # bound. Scheduling noise on a loaded 2-core CI machine stays below it (seen: up to
+    # 0.19 s with the test's whole process tree held to 0.3 CPU in 0.5 s periods).
+    assert stall < 0.45, (
+        f"event loop stalled {stall * 1000:.0f} ms (each phase takes 500 ms; "
+        f"{ticks.raw() * 1000:.0f} ms with the time the thread waited for a CPU)"
+    )
     assert w.list.items["chromium"].text(COL_CHECK) == "Leak found"
     assert w.list.items["firefox-esr"].text(COL_CHECK) == "No leak"
     assert w.overall_state() == "leak"
@@ -285,10 +328,10 @@ def test_real_leak_check_on_this_machine_keeps_the_loop_responsive(
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: w.report is not None and not w.runner.busy, timeout=20000)
-    ticks: list[float] = []
+    ticks = LoopTicks()
     timer = QTimer()
     timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.timeout.connect(ticks.tick)
     timer.start()
     w.check()
     qtbot.waitUntil(lambda: not w.checking, timeout=90000)
@@ -298,12 +341,15 @@ def test_real_leak_check_on_this_machine_keeps_the_loop_responsive(
     got = {r.browser_id: r.verdict for r in w.last_check.results}
     assert {"chromium", "firefox-esr"} <= set(got)
     assert all(v in ("pass", "leak", "webrtc_disabled", "inconclusive") for v in got.values())
-    # Two real browsers starting at once can starve a 2-CPU CI machine for a moment even
-    # with the check niced; the bound here catches a GUI thread that *blocks* on the check
-    # (that would be seconds). The strict 100 ms bound is in the simulated-check test and
-    # in bench/gui_bench.py.
-    stall = max(b - a for a, b in itertools.pairwise(ticks))
-    assert stall < 0.5, f"event loop stalled {stall * 1000:.0f} ms"
+    # Time the machine gave the GUI thread no CPU (two browsers starting on 2 CPUs, a CI
+    # quota) is left out (LoopTicks); the bound catches a GUI thread that *blocks* on the
+    # check, on the GIL or a wait (that would be seconds). The strict 100 ms bound is in
+    # bench/gui_bench.py.
+    stall = ticks.stall()
+    assert stall < 0.5, (
+        f"event loop stalled {stall * 1000:.0f} ms "
+        f"({ticks.raw() * 1000:.0f} ms with the time the thread waited for a CPU)"
+    )
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice is Linux")

@@ -456,6 +456,7 @@ import ipaddress, socket, struct, sys, threading, time
 addr, port, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((addr, port))
+print("ready", flush=True)
 def answer(data, src):
     time.sleep(delay)
     tid = data[8:20]
@@ -487,9 +488,14 @@ def test_a_late_stun_answer_is_waited_for(
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     try:
+        # Bound before the check starts: vpnguard probes first, and a probe that met a
+        # closed port would prove the path silent and let the views end without the answer.
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
         doc = api_check(leaklab, stun=[f"stun:{STUN_IP}:{port}"], calls=[])
     finally:
         os.killpg(proc.pid, 9)

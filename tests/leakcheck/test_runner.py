@@ -120,8 +120,16 @@ def test_reports_are_judged_in_parallel_and_end_at_once(tmp_path: Path, coturn: 
     assert by["off"].verdict is Verdict.WEBRTC_DISABLED
     assert report.exit_code == 1
     for r in report.browsers:
-        ends = [v for k, v in r.timings.items() if k.endswith("end_after_report_ms")]
-        assert len(ends) == 2 and max(ends) < 500  # both views
+        t = r.timings
+        ends = [v for k, v in t.items() if k.endswith("end_after_report_ms")]
+        assert len(ends) == 2  # both views
+        # The launch ends the moment its last report is in: the runner only wakes up
+        # before it kills (min: the first view's figure also holds the time the browser
+        # took to send the second report). The kill and the clean-up are timed apart and
+        # bounded apart: a machine paused for half a second stretches them, not the wake-up.
+        kill = t["media_permission.kill_ms"] + t["media_permission.cleanup_ms"]
+        assert min(ends) - kill < 500, t
+        assert kill < 1500, t  # well below kill_tree's own waits (2 s, 5 s) running out
     phases = [p for b, p in events if b == "clean"]
     assert phases[0] == "launching" and "waiting" in phases and "reported" in phases
     doc = json.loads(json.dumps(report.to_json()))

@@ -275,10 +275,10 @@ def test_connection_lifetime_cuts_a_drip_feed(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(srv._QuietServer, "lifetime", 2.0)
     s = LeakCheckServer([], read_timeout=1.0).start()
+    t0 = time.monotonic()  # before the connect: the server's lifetime clock starts at accept
     c = socket.create_connection(("127.0.0.1", s.port), timeout=2)
     closed_after: float | None = None
     try:
-        t0 = time.monotonic()
         c.sendall(b"GET /")
         while time.monotonic() - t0 < 6:
             time.sleep(0.2)

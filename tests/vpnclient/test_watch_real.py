@@ -49,13 +49,18 @@ def start_watch(lab: Lab, root: Path, *extra: str) -> subprocess.Popen[str]:
     return proc
 
 
-def looked_after(root: Path, proc: subprocess.Popen[str], since: float) -> bool:
-    """Wait (bounded) until this watcher began a look at the links after ``since``.
+def looked_after(
+    root: Path, proc: subprocess.Popen[str], since: float, active: list[str] | None = None
+) -> bool:
+    """Wait (bounded) until this watcher began a look after ``since`` that saw ``active``.
 
-    The watcher writes watch.json after every look, acting or not; a look
-    that began after the last link change has seen the final state, so
-    whatever it decided is done once the file says so. This replaces fixed
-    "nothing happened" sleeps.
+    The watcher writes watch.json after every look, acting or not, so whatever
+    that look decided is done once the file says so. This replaces fixed
+    "nothing happened" sleeps. Take ``since`` *before* the last link change and
+    name the VPNs that change leaves up: a look that began in between saw the
+    state before it and does not count. (Taken after the change, a test
+    descheduled past the watcher's 0.25 s settle would miss the one look that
+    follows, and wait in vain.)
     """
 
     def done() -> bool:
@@ -63,7 +68,11 @@ def looked_after(root: Path, proc: subprocess.Popen[str], since: float) -> bool:
             doc = json.loads((root / "var/lib/vpnguard/watch.json").read_text())
         except (OSError, ValueError):
             return False
-        return doc.get("pid") == proc.pid and (doc.get("checked") or 0) > since
+        return (
+            doc.get("pid") == proc.pid
+            and (doc.get("checked") or 0) > since
+            and (active is None or doc.get("active_vpns") == active)
+        )
 
     return wait_for(done, 10)
 
@@ -98,18 +107,18 @@ def test_flapping_ten_times_gives_one_consistent_end_state(wglab: Lab, froot: Pa
     for _ in range(10):
         wglab.link("up")
         wglab.link("down")
-    wglab.link("up")  # ends up
     last_flap = time.time()
+    wglab.link("up")  # ends up
     assert wait_for(lambda: len(policy_files(froot)) == 2, 10)
-    assert looked_after(froot, watch, last_flap), "the watcher never saw the final state"
+    assert looked_after(froot, watch, last_flap, [wg]), "the watcher never saw the final state"
     protected = snapshot(froot)
     for _ in range(10):
         wglab.link("down")
         wglab.link("up")
-    wglab.link("down")  # ends down
     last_flap = time.time()
+    wglab.link("down")  # ends down
     assert wait_for(lambda: snapshot(froot) == before, 10)
-    assert looked_after(froot, watch, last_flap), "the watcher never saw the final state"
+    assert looked_after(froot, watch, last_flap, []), "the watcher never saw the final state"
     assert snapshot(froot) == before
     code, err = stop(watch)
     assert code == 0, err

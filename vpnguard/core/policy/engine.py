@@ -341,10 +341,12 @@ def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
     directories it created. Returns True when the journal changed (and was saved).
 
     An entry keeps ``previous`` (the entry before its last write). When the file holds
-    what ``previous`` describes (its written bytes, or the original when there was no
-    entry) instead of what the entry says was written, that write never happened and
-    the entry goes back to ``previous``. A file that matches neither was changed by
-    someone since: the entry stays (it still knows vpnguard's keys).
+    what ``previous`` wrote instead of what the entry says was written, that write never
+    happened and the entry goes back to ``previous``. When the file is exactly the
+    entry's original (a first write that never happened, or an unprotect killed before
+    it dropped the entry), nothing of vpnguard's is in it and the entry goes. A file
+    that matches none of these was changed by someone since: the entry stays (it still
+    knows vpnguard's keys).
 
     Run under the lock before planning. With ``write=False`` (a dry run) only the
     in-memory journal is settled.
@@ -359,24 +361,25 @@ def recover(host: Host, journal: Journal, *, write: bool = True) -> bool:
         real = host.p(path)
         if write:  # a temp file in a managed dir can become policy: gone before anything else
             _remove_stale_temps(host, path, entry.kind)
-        if entry.previous is None:
-            continue
         current = fsio.read_bytes(real) if real.parent.is_dir() else None
         sha = fsio.sha256(current)
         if sha == entry.written_sha256:
             continue  # the last write happened: the entry is right as it is
         prev = entry.previous
-        never_written = sha == prev.get("written_sha256") if prev else current == entry.original
-        if not never_written:
-            continue  # changed by someone since: the entry still knows vpnguard's keys
-        # Killed before the write: back to the entry from before that run.
-        changed = True
-        if prev:
+        if prev and sha == prev.get("written_sha256"):
+            # Killed before the write: back to the entry from before that run.
             journal.entries[path] = Entry.from_json({**prev, "previous": None})
-        else:
+            changed = True
+        elif current == entry.original:
+            # The file is as it was before vpnguard: a first write that never happened, or
+            # an unprotect killed after it put the original back but before it dropped the
+            # entry. Kept, that entry would make the next protect take the original for a
+            # file "changed since" and record it re-serialized, not byte for byte.
             journal.entries.pop(path)
+            changed = True
             if write and current is None:
                 fsio.remove_empty_dirs(host, entry.created_dirs)
+        # Otherwise changed by someone since: the entry still knows vpnguard's keys.
     if changed and write:
         journal.save()
     return changed
