@@ -198,6 +198,18 @@ def test_silence_is_judged_against_the_same_servers_quickest_answer() -> None:
     assert silent_after(1.2) == 1.5  # a slow server is waited for whole
 
 
+def test_a_pinned_path_probe_is_paced_by_the_unpinned_answer() -> None:
+    from vpnguard.core.leakcheck.runner import pinned_timeout
+    from vpnguard.core.leakcheck.stun import StunProbe
+
+    fast = StunProbe("198.51.100.1:3478", None, TUN, EXIT, None, 5.0)
+    assert pinned_timeout(fast, 1.0) == 0.6
+    slow = StunProbe("198.51.100.1:3478", None, TUN, EXIT, None, 300.0)
+    assert pinned_timeout(slow, 1.0) == 1.0  # 4 x 0.3 + 0.25 > the 1 s bound
+    failed = StunProbe("198.51.100.1:3478", None, None, None, "no answer before timeout")
+    assert pinned_timeout(failed, 1.0) == 1.0
+
+
 class Responder:
     """A real STUN server on loopback that answers each local address as told.
 

@@ -42,7 +42,7 @@ import psutil
 from vpnguard.core.host import Host
 from vpnguard.core.leakcheck.calls import judge_call, missing_call
 from vpnguard.core.leakcheck.candidates import Candidate, CandidateError, parse_candidate
-from vpnguard.core.leakcheck.reach import Reach, probe_bases, probe_reach
+from vpnguard.core.leakcheck.reach import Reach, probe_bases, probe_reach, silent_after
 from vpnguard.core.leakcheck.report import (
     BrowserResult,
     CallResult,
@@ -213,6 +213,12 @@ def _resolve4(host: str) -> str | None:
         return None
 
 
+def pinned_timeout(unpinned: StunProbe, timeout: float) -> float:
+    """How long a probe pinned to a non-VPN interface waits (pure): see ``silent_after``."""
+    answered = unpinned.mapped is not None and unpinned.rtt_ms is not None
+    return silent_after(unpinned.rtt_ms / 1000 if answered and unpinned.rtt_ms else None, timeout)
+
+
 def measure_paths(
     network: NetworkState,
     stun: Sequence[IceServerUrl],
@@ -253,9 +259,12 @@ def measure_paths(
     ]
     probes: list[StunProbe] = [first[chosen]]
     if lan:
+        # Paced like the reach probes: the same server's answer on the kernel's path sets
+        # how long a pinned path may stay silent (a full tunnel's LAN path is dropped).
+        pinned = pinned_timeout(first[chosen], timeout)
         with ThreadPoolExecutor(max_workers=min(8, len(lan))) as pool:
             probes += pool.map(
-                lambda n: stun_probe(server.host, server.port, interface=n, timeout=timeout), lan
+                lambda n: stun_probe(server.host, server.port, interface=n, timeout=pinned), lan
             )
     for p in probes:
         log.debug("stun probe %s via %s: %s %s", p.server, p.interface, p.mapped, p.error or "")

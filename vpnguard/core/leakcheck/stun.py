@@ -165,6 +165,20 @@ def stun_probe(
                         return StunProbe(server, interface, local, addr, None, round(rtt, 1))
                 except TimeoutError:
                     continue
+            # Not scheduled until past the deadline (a loaded machine)? What came meanwhile
+            # is still in the queue: read it before calling the path silent.
+            sock.setblocking(False)
+            while True:
+                try:
+                    data = sock.recv(2048)
+                except OSError:  # BlockingIOError: nothing queued (or a queued ICMP error)
+                    break
+                try:
+                    addr, _ = parse_response(data, tid)
+                except ValueError:
+                    continue
+                rtt = (time.monotonic() - start) * 1000
+                return StunProbe(server, interface, local, addr, None, round(rtt, 1))
             return StunProbe(server, interface, local, None, "no answer before timeout")
     except OSError as exc:
         return StunProbe(
