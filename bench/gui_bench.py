@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -104,13 +105,16 @@ def main() -> None:
     from tests import fakeroot
 
     tmp = Path(tempfile.mkdtemp(prefix="vpnguard-bench-"))
-    root = fakeroot.debian(tmp / "root") if (tmp / "root").mkdir() is None else tmp
-    cfg = str(tmp / "gui.ini")
-    run(str(root), cfg, "start", args.real)  # warm the page cache
-    starts = [run(str(root), cfg, "start", args.real) for _ in range(args.runs)]
-    shown = statistics.median(s["shown"] for s in starts)
-    ready = statistics.median(s["ready"] for s in starts)
-    check = run(str(root), cfg, "check", args.real)
+    try:
+        root = fakeroot.debian(tmp / "root") if (tmp / "root").mkdir() is None else tmp
+        cfg = str(tmp / "gui.ini")
+        run(str(root), cfg, "start", args.real)  # warm the page cache
+        starts = [run(str(root), cfg, "start", args.real) for _ in range(args.runs)]
+        shown = statistics.median(s["shown"] for s in starts)
+        ready = statistics.median(s["ready"] for s in starts)
+        check = run(str(root), cfg, "check", args.real)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # its fake root and settings: nothing left
     platform = os.environ.get("QT_QPA_PLATFORM") or (
         "xcb" if "DISPLAY" in os.environ else "offscreen"
     )
