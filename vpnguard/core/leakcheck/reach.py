@@ -55,6 +55,7 @@ from vpnguard.core.leakcheck.candidates import Candidate, parse_ip
 from vpnguard.core.leakcheck.stun import (
     MAGIC_COOKIE,
     IceServerUrl,
+    already_received,
     build_request,
     parse_response,
 )
@@ -180,6 +181,12 @@ def probe_one(
             why += f" (another address got one in {fastest * 1000:.0f} ms)"
         return Reach(base, server.url, turn, False, error=why)
 
+    def connected() -> Reach:
+        """Reached by a TCP connect alone (TLS, or a connect that completed in a pause)."""
+        if pace is not None:
+            pace.answered(server.url, base, time.monotonic() - start)
+        return Reach(base, server.url, turn, True, rtt_ms=_ms(start))
+
     def answer(data: bytes) -> Reach:
         got = _answer(base, server, turn, data, tid, start)
         if got.answered and pace is not None:
@@ -198,9 +205,7 @@ def probe_one(
                         # before calling it silent: a path that connected was reached.
                         _, writable, _ = select.select([], [sock], [], 0)
                         if writable and not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
-                            if pace is not None:
-                                pace.answered(server.url, base, time.monotonic() - start)
-                            return Reach(base, server.url, turn, True, rtt_ms=_ms(start))
+                            return connected()
                         return silent()
                     _, ready, _ = select.select([], [sock], [], min(SLICE, max(0.0, left())))
                     if ready:
@@ -210,9 +215,7 @@ def probe_one(
                 if server.scheme.endswith("s"):
                     # TLS: the connect is what we can prove; the browser may still refuse
                     # the certificate, which only leaves the relay missing (no early end).
-                    if pace is not None:
-                        pace.answered(server.url, base, time.monotonic() - start)
-                    return Reach(base, server.url, turn, True, rtt_ms=_ms(start))
+                    return connected()
                 sock.setblocking(True)
                 sock.settimeout(max(0.01, left()))
                 sock.sendall(request)
@@ -256,19 +259,6 @@ def probe_one(
             return silent()
     except OSError as exc:
         return Reach(base, server.url, turn, False, error=f"{type(exc).__name__}: {exc}")
-
-
-def already_received(sock: socket.socket) -> bytes | None:
-    """What already sits in ``sock``'s receive queue, without waiting (None: nothing).
-
-    A probe that was not scheduled until past its deadline (a loaded machine) looks
-    here before it calls a path silent: the answer may have come during the pause.
-    """
-    sock.setblocking(False)
-    try:
-        return sock.recv(2048) or None
-    except OSError:  # BlockingIOError (nothing there), or an ICMP error queued
-        return None
 
 
 def _ms(start: float) -> float:

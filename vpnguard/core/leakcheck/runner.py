@@ -215,8 +215,8 @@ def _resolve4(host: str) -> str | None:
 
 def pinned_timeout(unpinned: StunProbe, timeout: float) -> float:
     """How long a probe pinned to a non-VPN interface waits (pure): see ``silent_after``."""
-    answered = unpinned.mapped is not None and unpinned.rtt_ms is not None
-    return silent_after(unpinned.rtt_ms / 1000 if answered and unpinned.rtt_ms else None, timeout)
+    rtt = unpinned.rtt_ms if unpinned.mapped is not None else None
+    return silent_after(rtt / 1000 if rtt else None, timeout)
 
 
 def measure_paths(

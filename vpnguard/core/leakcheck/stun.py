@@ -118,6 +118,19 @@ def parse_response(data: bytes, transaction_id: bytes) -> tuple[str, int]:
     return fallback
 
 
+def already_received(sock: socket.socket) -> bytes | None:
+    """What already sits in ``sock``'s receive queue, without waiting (None: nothing).
+
+    A probe that was not scheduled until past its deadline (a loaded machine) looks
+    here before it calls a path silent: the answer may have come during the pause.
+    """
+    sock.setblocking(False)
+    try:
+        return sock.recv(2048) or None
+    except OSError:  # BlockingIOError (nothing there), or an ICMP error queued
+        return None
+
+
 def stun_probe(
     host: str,
     port: int,
@@ -167,14 +180,9 @@ def stun_probe(
                     continue
             # Not scheduled until past the deadline (a loaded machine)? What came meanwhile
             # is still in the queue: read it before calling the path silent.
-            sock.setblocking(False)
-            while True:
+            while (queued := already_received(sock)) is not None:
                 try:
-                    data = sock.recv(2048)
-                except OSError:  # BlockingIOError: nothing queued (or a queued ICMP error)
-                    break
-                try:
-                    addr, _ = parse_response(data, tid)
+                    addr, _ = parse_response(queued, tid)
                 except ValueError:
                     continue
                 rtt = (time.monotonic() - start) * 1000
