@@ -494,6 +494,17 @@ class LeakCheckServer:
         """The proof the server gave ``slot``'s page, if it told it to end gathering."""
         return self._slots[slot].proof
 
+    def _has_secret(self, s: _Slot, doc: object, tampered: str) -> bool:
+        """Whether ``doc`` carries the page's secret; if not, the slot is marked tampered
+        (``tampered`` says how) and its waiter woken: nothing from it is trusted."""
+        given = doc.get("secret") if isinstance(doc, dict) else None
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), s.secret.encode()):
+            return True
+        with self._lock:
+            s.tampered.append(tampered)
+        s.event.set()
+        return False
+
     def _progress(self, slot: str, body: bytes) -> tuple[HTTPStatus, str]:
         """The page asks whether its gathering may end; answers {"end": bool}."""
         s = self._slots[slot]
@@ -501,14 +512,12 @@ class LeakCheckServer:
             doc = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return HTTPStatus.BAD_REQUEST, "malformed JSON"
-        given = doc.get("secret") if isinstance(doc, dict) else None
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), s.secret.encode()):
-            with self._lock:
-                s.tampered.append(
-                    "a progress request without the page's secret arrived: someone tried to "
-                    "steer the check"
-                )
-            s.event.set()
+        if not self._has_secret(
+            s,
+            doc,
+            "a progress request without the page's secret arrived: someone tried to "
+            "steer the check",
+        ):
             return HTTPStatus.FORBIDDEN, "wrong secret"
         lines = doc.get("candidates")
         if (
@@ -618,13 +627,9 @@ class LeakCheckServer:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             s.rejected.append(f"malformed JSON: {exc}")
             return HTTPStatus.BAD_REQUEST, "malformed JSON"
-        given = doc.get("secret") if isinstance(doc, dict) else None
-        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), s.secret.encode()):
-            with self._lock:
-                s.tampered.append(
-                    "a report without the page's secret arrived: someone tried to forge the result"
-                )
-            s.event.set()
+        if not self._has_secret(
+            s, doc, "a report without the page's secret arrived: someone tried to forge the result"
+        ):
             return HTTPStatus.FORBIDDEN, "wrong secret"
         try:
             rep = validate_report(doc, slot, received)
