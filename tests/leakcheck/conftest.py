@@ -57,6 +57,8 @@ def running_coturn(
     port that does not come up is given up for a new one. Only the process
     group started here is killed.
     """
+    if shutil.which("turnserver") is None:
+        pytest.skip("coturn (turnserver) not installed")
     log = tmp / "turnserver.log"
     for attempt in range(attempts):
         port = free_udp_tcp_port()
@@ -95,8 +97,6 @@ def running_coturn(
 @pytest.fixture(scope="session")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real STUN server (coturn) on 127.0.0.1; yields its stun: URL."""
-    if shutil.which("turnserver") is None:
-        pytest.skip("coturn (turnserver) not installed")
     from vpnguard.core.leakcheck.stun import stun_probe
 
     with running_coturn(

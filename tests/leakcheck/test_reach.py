@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import ipaddress
 import json
-import shutil
 import socket
 import struct
 import threading
@@ -131,8 +130,6 @@ def test_probe_bases_are_what_a_granted_page_gathers_from() -> None:
 @pytest.fixture(scope="module")
 def turn_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real TURN server (coturn, long-term credentials) on loopback, UDP and TCP."""
-    if shutil.which("turnserver") is None:
-        pytest.skip("coturn (turnserver) not installed")
     with running_coturn(
         tmp_path_factory.mktemp("turn"),
         [
