@@ -42,6 +42,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The suite's own vpnguard cache dir (Firefox's kept start-up caches), never the user's.
+
+    Set in the environment, so the CLI runs of the lab tests get it too.
+    """
+    old = os.environ.get("VPNGUARD_CACHE_DIR")
+    os.environ["VPNGUARD_CACHE_DIR"] = str(tmp_path_factory.mktemp("vpnguard-cache"))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("VPNGUARD_CACHE_DIR", None)
+        else:
+            os.environ["VPNGUARD_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """vpnguard built once as a wheel, the way users install it (not the source tree).

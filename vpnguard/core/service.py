@@ -482,6 +482,7 @@ def check(
     """
     from vpnguard.core.errors import RefusedError
     from vpnguard.core.leakcheck import DEFAULT_STUN, DEFAULT_VIEWS, run_check
+    from vpnguard.core.leakcheck.warmstart import WarmStart
     from vpnguard.core.network import detect_network
 
     h = _host(root, host)
@@ -509,6 +510,7 @@ def check(
         views=tuple(views) if views else DEFAULT_VIEWS,
         calls=calls,
         open_url=open_url,
+        warm_start=WarmStart.for_user(),
     )
 
 

@@ -60,6 +60,7 @@ from vpnguard.core.leakcheck.server import (
 )
 from vpnguard.core.leakcheck.stun import IceServerUrl, StunProbe, parse_ice_url, stun_probe
 from vpnguard.core.leakcheck.verdict import Finding, PathFacts, Verdict, judge
+from vpnguard.core.leakcheck.warmstart import SAVE_BOUND, WarmStart, firefox_build
 from vpnguard.core.model import (
     Browser,
     CheckPhase,
@@ -419,11 +420,14 @@ def _run_one(
     slots: Sequence[tuple[ViewName, str]],
     timeout: float,
     progress: Progress,
+    warm: WarmStart | None = None,
 ) -> list[tuple[ViewName, _Outcome]]:
     """One launch at the first slot's page; every slot's report is waited for.
 
     The first slot is the top-level page (the media view when there is one);
     a second slot is its cross-origin frame (see ``LeakCheckServer.add_slot``).
+    ``warm``: where Firefox's start-up caches are kept (:mod:`.warmstart`); the
+    first launch of a build keeps its browser (bounded) until they are written.
     """
     outs = {slot: _Outcome() for _, slot in slots}
     top_view, top = slots[0]
@@ -431,6 +435,9 @@ def _run_one(
     tmp = Path(tempfile.mkdtemp(prefix="vpnguard-", dir=_temp_base()))
     profile = tmp / "profile"
     profile.mkdir()
+    build = firefox_build(browser.path) if warm and browser.family is Family.FIREFOX else None
+    seeded = bool(warm and build and warm.seed(build, profile))
+    seed_ms = (time.monotonic() - t0) * 1000
     url = server.url(top)
     prepare_profile(browser, profile, top_view, server.origin(top))
     argv = launch_command(browser, url, str(profile), top_view)
@@ -489,6 +496,18 @@ def _run_one(
     except OSError as exc:
         error = f"cannot start {browser.path}: {exc.strerror or exc}"
     finally:
+        t_save = time.monotonic()
+        saved: bool | None = None
+        reported = all(o.report is not None for o in outs.values())
+        if warm is not None and build is not None and proc is not None:
+            if reported and not seeded and warm.wanted(build):
+                live = proc
+                saved = warm.save(
+                    build, profile, alive=lambda: live.poll() is None, deadline=t0 + SAVE_BOUND
+                )
+            elif seeded and not reported and not any(server.tampered(s) for _, s in slots):
+                # It failed on a seeded profile: the next check starts cold, whatever the cause.
+                warm.discard(build)
         t_kill = time.monotonic()
         if proc is not None:
             kill_tree(proc, str(tmp))
@@ -503,6 +522,10 @@ def _run_one(
                 out.error = error
             out.exit_status = exit_status
             out.timings["profile_ms"] = profile_ms
+            if seeded:
+                out.timings["warm_start_ms"] = seed_ms
+            if saved is not None:
+                out.timings["warm_save_ms"] = (t_kill - t_save) * 1000
             out.timings["launch_ms"] = launch_ms
             served = server.served_at(slot)
             if served is not None:
@@ -709,6 +732,7 @@ def run_check(
     calls: Sequence[CallSpec] | None = None,
     call_view: ViewName | None = None,
     settle: float = DEFAULT_SETTLE,
+    warm_start: WarmStart | None = None,
 ) -> CheckReport:
     """Check every browser, every view, in parallel (or the user's default browser).
 
@@ -722,7 +746,9 @@ def run_check(
     ``progress(browser_id, phase)`` is called from worker threads; GUI
     callers must hop to their own thread. ``protections`` (browser id ->
     Protection value) defaults to reading policy from disk. ``paths`` skips
-    the STUN path probes (tests pass measured facts).
+    the STUN path probes (tests pass measured facts). ``warm_start``: where
+    Firefox's own start-up caches are kept between checks (:mod:`.warmstart`;
+    default none: every launch starts cold).
     """
     started = time.monotonic()
     notify: Progress = progress or (lambda _b, _p: None)
@@ -809,7 +835,13 @@ def run_check(
                         else None,
                     )
                 launch = pool.submit(
-                    _run_one, b, server, [(v, names[v]) for v in ordered], timeout, notify
+                    _run_one,
+                    b,
+                    server,
+                    [(v, names[v]) for v in ordered],
+                    timeout,
+                    notify,
+                    warm_start,
                 )
                 pending.append((b, slot, [(v, launch) for v in views]))
         facts = path_future.result() if path_future is not None else paths
