@@ -134,7 +134,7 @@ def builtin_only(extensions_json: bytes) -> bool:
         return isinstance(addons, list) and all(
             isinstance(a, dict) and a.get("location") in BUILTIN_LOCATIONS for a in addons
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # nested past the limit
         return False
 
 
@@ -214,7 +214,12 @@ class WarmStart:
         raw = read_bytes(self._dir(build) / MANIFEST)
         if raw is None:
             raise FileNotFoundError(MANIFEST)
-        doc = json.loads(raw)
+        try:
+            doc = json.loads(raw)
+        except RecursionError:
+            raise ValueError("manifest nested too deep") from None
+        if not isinstance(doc, dict):
+            raise ValueError("the manifest is not a JSON object")
         if doc.get("app_dir") != build.app_dir or doc.get("last_version") != build.last_version:
             raise ValueError("saved by another build")
         files = doc.get("files")
