@@ -160,6 +160,23 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+def _remove(path: str | Path) -> None:
+    """Delete ``path``: a dir with what it holds; anything else (a link, a file, a FIFO) itself.
+
+    ``shutil.rmtree`` does nothing on a plain file, and on Python 3.11 its open of a FIFO
+    blocks for ever (seen): a planted one would hang the check.
+    """
+    try:
+        is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return
+    if is_dir:
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def _snapshot(profile: Path) -> dict[str, tuple[int, int]] | None:
     """Size and mtime of every file to keep, or None while one is missing."""
     out: dict[str, tuple[int, int]] = {}
@@ -385,25 +402,22 @@ class WarmStart:
                 # A save killed midway; a live one is seconds old.
                 with contextlib.suppress(OSError):
                     if now - entry.stat(follow_symlinks=False).st_mtime > STALE_SAVE:
-                        shutil.rmtree(entry.path, ignore_errors=True)
+                        _remove(entry.path)
                 continue
             if entry.name == build.key or entry.name.startswith("."):
                 continue
             if entry.name.endswith(f".{MISSES}"):
                 continue
             try:
+                if not entry.is_dir(follow_symlinks=False):
+                    continue  # a link: never read through, its target never deleted
                 raw = read_bytes(Path(entry.path) / MANIFEST)
                 doc = json.loads(raw) if raw else {}
-            except (ValueError, VpnguardError):
+            except (OSError, ValueError, VpnguardError, RecursionError):
                 continue
             if isinstance(doc, dict) and doc.get("app_dir") == build.app_dir:
-                shutil.rmtree(entry.path, ignore_errors=True)
+                _remove(entry.path)
 
     def discard(self, build: FirefoxBuild) -> None:
         """Delete what was kept for ``build`` (it failed: the next check starts cold)."""
-        d = self._dir(build)
-        if d.is_symlink():
-            with contextlib.suppress(OSError):
-                d.unlink()
-            return
-        shutil.rmtree(d, ignore_errors=True)
+        _remove(self._dir(build))
