@@ -223,12 +223,10 @@ class WarmStart:
 
     def _manifest(self, build: FirefoxBuild) -> dict[str, int]:
         """The saved files and their sizes; raises ValueError when the manifest does not hold."""
-        try:
-            if not stat.S_ISDIR(os.lstat(self._dir(build)).st_mode):
-                raise ValueError("not a directory")
-        except FileNotFoundError:
-            raise
-        raw = read_bytes(self._dir(build) / MANIFEST)
+        d = self._dir(build)
+        if not stat.S_ISDIR(os.lstat(d).st_mode):  # FileNotFoundError: nothing kept
+            raise ValueError("not a directory")
+        raw = read_bytes(d / MANIFEST)
         if raw is None:
             raise FileNotFoundError(MANIFEST)
         try:
@@ -245,6 +243,14 @@ class WarmStart:
         for rel, size in files.items():
             if not _allowed(rel) or not isinstance(size, int) or size <= 0:
                 raise ValueError(f"not a start-up cache file: {rel!r}")
+        # read_bytes refuses a link only as the last component: startupCache is checked here.
+        if any(rel.startswith(STARTUP_DIR + "/") for rel in files):
+            try:
+                is_dir = stat.S_ISDIR(os.lstat(d / STARTUP_DIR).st_mode)
+            except FileNotFoundError:
+                is_dir = False
+            if not is_dir:
+                raise ValueError(f"{STARTUP_DIR} is not a directory")
         return dict(files)
 
     def seed(self, build: FirefoxBuild, profile: Path) -> bool:
