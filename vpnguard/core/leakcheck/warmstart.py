@@ -222,13 +222,16 @@ class WarmStart:
         return self.root / build.key
 
     def _manifest(self, build: FirefoxBuild) -> dict[str, int]:
-        """The saved files and their sizes; raises ValueError when the manifest does not hold."""
+        """The saved files and their sizes; FileNotFoundError when nothing is kept for ``build``,
+        ValueError when what is kept does not hold."""
         d = self._dir(build)
         if not stat.S_ISDIR(os.lstat(d).st_mode):  # FileNotFoundError: nothing kept
             raise ValueError("not a directory")
         raw = read_bytes(d / MANIFEST)
         if raw is None:
-            raise FileNotFoundError(MANIFEST)
+            # A save renames a whole dir into place: this one is what a killed discard left,
+            # and kept, it would make every later save fail.
+            raise ValueError("no manifest")
         try:
             doc = json.loads(raw)
         except RecursionError:
