@@ -151,11 +151,17 @@ def compatible(compatibility_ini: bytes, build: FirefoxBuild) -> bool:
 
 
 def _write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` (never over or through what is there) with ``data``, or not at all:
+    a write that fails midway (a full disk) takes the part written back."""
     fd = os.open(path, _WRITE_FLAGS, 0o600)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
     finally:
         os.close(fd)
 
