@@ -322,7 +322,10 @@ class WarmStart:
         try:
             compat = read_bytes(profile / "compatibility.ini") or b""
             if not compatible(compat, build):
+                # Counted: an install whose profiles never match must not be waited for on
+                # every check.
                 log.info("Firefox warm start: the profile was written by another build")
+                self._miss(build)
                 return False
             if not builtin_only(read_bytes(profile / "extensions.json") or b""):
                 log.info("Firefox warm start: add-ons beyond Firefox's own; not kept")
