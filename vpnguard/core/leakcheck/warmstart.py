@@ -41,6 +41,7 @@ import os
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -298,11 +299,15 @@ class WarmStart:
         """Whether a check of ``build`` should keep its caches (none saved, not given up on)."""
         if (self._dir(build) / MANIFEST).exists():
             return False
+        return self._misses(build) < MAX_MISSES
+
+    def _misses(self, build: FirefoxBuild) -> int:
+        """How many checks of ``build`` waited in vain; an unreadable count is 0 (and replaced
+        by the next miss)."""
         try:
-            misses = int((read_bytes(self.root / f"{build.key}.{MISSES}") or b"0").strip() or 0)
+            return int((read_bytes(self.root / f"{build.key}.{MISSES}") or b"0").strip() or 0)
         except (ValueError, VpnguardError):
-            misses = 0
-        return misses < MAX_MISSES
+            return 0
 
     def save(
         self,
@@ -397,16 +402,18 @@ class WarmStart:
     def _miss(self, build: FirefoxBuild, count: int | None = None) -> None:
         """Count a check that waited in vain (or give up at once with ``count``)."""
         path = self.root / f"{build.key}.{MISSES}"
+        n = count if count is not None else self._misses(build) + 1
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
-            n = count if count is not None else int((read_bytes(path) or b"0").strip() or 0) + 1
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             _write_new(tmp, str(n).encode())
             os.replace(tmp, path)
-        except (OSError, ValueError, VpnguardError) as exc:
+        except OSError as exc:
             log.debug("cannot count a Firefox warm-start miss: %s", exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def _prune(self, build: FirefoxBuild) -> None:
         """Delete what was kept for other builds of the same install (an upgrade's leftovers)."""
