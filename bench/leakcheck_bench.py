@@ -183,6 +183,10 @@ def timeline_once(only: str | None = None) -> str:
             page_total = t.get("page_total_ms")
             off = (rep_at - page_total) if rep_at is not None and page_total is not None else None
             ev: list[tuple[float, str]] = []
+            if "warm_start_ms" in t:
+                ev.append((t["warm_start_ms"], "Firefox's kept start-up caches copied in"))
+            if "warm_save_ms" in t:
+                ev.append((t["total_ms"], f"(start-up caches kept: {t['warm_save_ms']:.0f} ms)"))
             for key, what in (
                 ("profile_ms", "profile written"),
                 ("launch_ms", "browser process started"),

@@ -99,8 +99,14 @@ CHROMIUM_FLAGS = (
 # devices capture nothing real (LAB.md).
 CHROMIUM_MEDIA_FLAGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
 
-# Only first-run and phone-home noise: never a media.* pref, so the system's
-# locked WebRTC prefs are what the check measures.
+# Only first-run, start-up and phone-home noise: never a media.* pref, so the system's
+# locked WebRTC prefs are what the check measures. The check visits only its own
+# loopback page, so it has no use for Mozilla's services (remote settings, region,
+# studies, telemetry, Safe Browsing lists): a privacy check should not call them, and
+# skipping them spares start-up CPU. No new-tab page is preloaded, and the spare
+# content process starts at once (default: 1 s after start-up), ready for the page.
+# Measured: ~0.09 s less CPU to gathering on firefox-esr 153, and the check of Firefox
+# alone 1.42 -> 1.29 s in the lab.
 FIREFOX_USER_JS = """\
 user_pref("browser.shell.checkDefaultBrowser", false);
 user_pref("browser.startup.homepage_override.mstone", "ignore");
@@ -115,6 +121,22 @@ user_pref("extensions.update.enabled", false);
 user_pref("browser.aboutwelcome.enabled", false);
 user_pref("toolkit.crashreporter.enabled", false);
 user_pref("browser.tabs.crashReporting.sendReport", false);
+user_pref("dom.ipc.processPrelaunch.delayMs", 0);
+user_pref("browser.newtab.preload", false);
+user_pref("browser.newtabpage.enabled", false);
+user_pref("browser.startup.page", 0);
+user_pref("browser.startup.homepage", "about:blank");
+user_pref("services.settings.server", "data:,#remote-settings-disabled");
+user_pref("browser.region.update.enabled", false);
+user_pref("browser.region.network.url", "");
+user_pref("network.predictor.enabled", false);
+user_pref("browser.safebrowsing.malware.enabled", false);
+user_pref("browser.safebrowsing.phishing.enabled", false);
+user_pref("browser.safebrowsing.downloads.enabled", false);
+user_pref("app.shield.optoutstudies.enabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("datareporting.healthreport.uploadEnabled", false);
+user_pref("browser.discovery.enabled", false);
 """
 # The media view: no prompt, fake devices. Not media.peerconnection.*: the policy under
 # test stays untouched (and locked policy prefs win over user.js anyway).

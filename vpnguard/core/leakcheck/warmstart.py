@@ -296,8 +296,15 @@ class WarmStart:
             (profile / STARTUP_DIR).rmdir()
 
     def wanted(self, build: FirefoxBuild) -> bool:
-        """Whether a check of ``build`` should keep its caches (none saved, not given up on)."""
+        """Whether a check of ``build`` should keep its caches: none saved, not given up on,
+        and a cache dir that can take them (else no check waits for caches it cannot keep)."""
         if (self._dir(build) / MANIFEST).exists():
+            return False
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            return False
+        if not os.access(self.root, os.W_OK | os.X_OK):
             return False
         return self._misses(build) < MAX_MISSES
 
