@@ -573,6 +573,17 @@ def test_wanted_turns_false_after_max_misses(tmp_path: Path, build: FirefoxBuild
     assert not [n for n in os.listdir(ws.root) if n.startswith(".")]  # no temp file left
 
 
+def test_wanted_makes_the_cache_dir_or_says_no(tmp_path: Path, build: FirefoxBuild) -> None:
+    """No check waits for caches that could not be kept: a root that cannot be made is False."""
+    ws = WarmStart(tmp_path / "a" / "cache")
+    assert ws.wanted(build)
+    assert stat.S_IMODE(os.lstat(ws.root).st_mode) == 0o700
+    (tmp_path / "file").write_text("x")
+    for root in (tmp_path / "file", tmp_path / "file" / "cache"):
+        assert not WarmStart(root).wanted(build), root
+    assert (tmp_path / "file").read_text() == "x"
+
+
 @pytest.mark.parametrize("content", ["garbage", "symlink", "fifo", "directory"])
 def test_a_damaged_misses_file_counts_from_zero(
     tmp_path: Path, build: FirefoxBuild, content: str
