@@ -10,8 +10,11 @@ import io
 import json
 import os
 import shutil
+import sys
+import tempfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from vpnguard.cli import Env, main
@@ -170,3 +173,59 @@ def test_a_seeded_launch_that_fails_drops_the_caches(tmp_path: Path, coturn: str
     assert "media_permission.warm_start_ms" in r.timings  # it was seeded ...
     assert not kept.exists()  # ... and the caches are gone: the next launch is cold
     assert warm.wanted(build)
+
+
+def test_a_cache_that_throws_never_costs_the_check(
+    tmp_path: Path, coturn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: seed() and save() raise what they never should. The check still
+    reports, its browser is still killed and its temporary dir still removed."""
+    from .test_runner import REPORTER
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "application.ini").write_text("[App]\nVersion=1.0\nBuildID=20990101000000\n")
+    exe = app / "firefox"
+    body = REPORTER.replace("WEBRTC", "True").replace("CANDS", "[]")
+    exe.write_text(f"#!{sys.executable}\nimport os, sys, time, subprocess\n{body}\n")
+    exe.chmod(0o755)
+    browser = Browser(
+        "fake-firefox", "Fake Firefox", Family.FIREFOX, "1.0", str(exe), (Install.USER,), False, ()
+    )
+    calls: list[str] = []
+
+    def boom(name: str):  # type: ignore[no-untyped-def]
+        def raise_(*_a: object, **_k: object) -> bool:
+            calls.append(name)
+            raise RuntimeError(f"{name} broke")
+
+        return raise_
+
+    monkeypatch.setattr(WarmStart, "seed", boom("seed"))
+    monkeypatch.setattr(WarmStart, "save", boom("save"))
+    tmp = Path(tempfile.mkdtemp(prefix="vgw", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    try:
+        r = run_check(
+            Host.current(),
+            [browser],
+            loopback_network(),
+            stun=[coturn],
+            timeout=10,
+            protections={},
+            warm_start=WarmStart(tmp_path / "cache"),
+        ).browsers[0]
+        left = list(tmp.iterdir())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert calls == ["seed", "save"]
+    assert r.verdict is not Verdict.ERROR, r.reason
+    assert left == []
+    alive = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if any(str(app) in a for a in p.info["cmdline"] or ())
+        and p.status() != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == []

@@ -458,7 +458,14 @@ def _run_one(
     profile = tmp / "profile"
     profile.mkdir()
     build = firefox_build(browser.path) if warm and browser.family is Family.FIREFOX else None
-    seeded = bool(warm and build and warm.seed(build, profile))
+    seeded = False
+    if warm is not None and build is not None:
+        try:
+            seeded = warm.seed(build, profile)
+        except Exception:  # a cache must never cost the check: it starts cold
+            log.exception("Firefox warm start failed; starting cold")
+            shutil.rmtree(profile, ignore_errors=True)
+            profile.mkdir()
     seed_ms = (time.monotonic() - t0) * 1000
     url = server.url(top)
     prepare_profile(browser, profile, top_view, server.origin(top))
@@ -522,14 +529,18 @@ def _run_one(
         saved: bool | None = None
         reported = all(o.report is not None for o in outs.values())
         if warm is not None and build is not None and proc is not None:
-            if reported and not seeded and warm.wanted(build):
-                live = proc
-                saved = warm.save(
-                    build, profile, alive=lambda: live.poll() is None, deadline=t0 + SAVE_BOUND
-                )
-            elif seeded and not reported and not any(server.tampered(s) for _, s in slots):
-                # It failed on a seeded profile: the next check starts cold, whatever the cause.
-                warm.discard(build)
+            try:
+                if reported and not seeded and warm.wanted(build):
+                    live = proc
+                    saved = warm.save(
+                        build, profile, alive=lambda: live.poll() is None, deadline=t0 + SAVE_BOUND
+                    )
+                elif seeded and not reported and not any(server.tampered(s) for _, s in slots):
+                    # It failed on a seeded profile: the next check starts cold, whatever the
+                    # cause.
+                    warm.discard(build)
+            except Exception:  # never in the way of the kill below
+                log.exception("Firefox warm start: keeping or dropping the caches failed")
         t_kill = time.monotonic()
         if proc is not None:
             kill_tree(proc, str(tmp))

@@ -251,7 +251,7 @@ class WarmStart:
         if not isinstance(files, dict) or not set(FILES) <= set(files):
             raise ValueError("files missing from the manifest")
         for rel, size in files.items():
-            if not _allowed(rel) or not isinstance(size, int) or size <= 0:
+            if not _allowed(rel) or type(size) is not int or size <= 0:  # not bool either
                 raise ValueError(f"not a start-up cache file: {rel!r}")
         # read_bytes refuses a link only as the last component: startupCache is checked here.
         if any(rel.startswith(STARTUP_DIR + "/") for rel in files):
