@@ -89,6 +89,53 @@ def test_crashing_browser_is_an_error_at_once(tmp_path: Path, coturn: str) -> No
     assert "exited with status 1" in r.reason and "Trace/breakpoint trap" in r.reason
 
 
+LAST_WORDS = """
+import json, socket, urllib.request
+def config(url):
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
+    return json.loads(body.split('id="vpnguard-config">')[1].split("</script>")[0])
+def doc(cfg):
+    return json.dumps({"slot": cfg["slot"], "secret": cfg["secret"], "webrtc": True,
+        "candidates": [], "user_agent": "fake", "gathering_state": "complete",
+        "timed_out": False, "error": None, "timings": {},
+        "media": "granted" if cfg["media"] else None}).encode()
+def origin(url):
+    parts = url.split("/", 3)
+    return parts[0] + "//" + parts[2]
+top_url = sys.argv[-1]
+top = config(top_url)
+frame_url = top["frame_url"]
+frame = config(frame_url)
+urllib.request.urlopen(urllib.request.Request(origin(frame_url) + frame["report_url"],
+    doc(frame), {"Content-Type": "application/json", "Origin": origin(frame_url)},
+    method="POST"), timeout=5)
+hostport = top_url.split("/", 3)[2]
+host, port = hostport.rsplit(":", 1)
+sock = socket.create_connection((host, int(port)))
+body = doc(top)
+sock.sendall((f"POST {top['report_url']} HTTP/1.1\\r\\nHost: {hostport}\\r\\n"
+    f"Origin: {origin(top_url)}\\r\\nContent-Type: application/json\\r\\n"
+    f"Content-Length: {len(body)}\\r\\n\\r\\n").encode())
+if os.fork() == 0:  # a process of the browser's group still sends ...
+    time.sleep(0.3)
+    sock.sendall(body)
+    sock.recv(100)
+    os._exit(0)
+os._exit(0)  # ... while the browser itself is already gone
+"""
+
+
+def test_a_report_in_flight_when_the_browser_dies_still_counts(tmp_path: Path, coturn: str) -> None:
+    """The browser's death wakes the runner at once; its last report, still being sent by a
+    process of its group, arrives 0.3 s later and is the result (not "exited before
+    reporting")."""
+    b = fake_browser(tmp_path, "last-words", LAST_WORDS)
+    report, _ = check([b], coturn, timeout=10.0)
+    r = report.browsers[0]
+    assert r.verdict is not Verdict.ERROR, r.reason
+    assert [v.media for v in r.views] == [None, "granted"]
+
+
 def test_missing_executable(tmp_path: Path, coturn: str) -> None:
     b = fake_browser(tmp_path, "gone", "")
     os.unlink(b.path)

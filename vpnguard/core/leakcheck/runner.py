@@ -501,8 +501,7 @@ def _run_one(
         for _, slot in slots:
             report = server.wait(slot, max(0.0, timeout - (time.monotonic() - t0)))
             if report is None and proc.poll() is not None:
-                # It died; a report may still be in flight on the server thread.
-                report = server.wait(slot, 0.2)
+                report = _in_flight(server, slot)
             if report is not None:
                 outs[slot].report = report
             elif server.tampered(slot):
@@ -575,6 +574,28 @@ def _run_one(
                 out.timings["report_after_launch_ms"] = (out.report.received - t0) * 1000
             out.tampered = tampered
     return [(view, outs[slot]) for view, slot in slots]
+
+
+IN_FLIGHT = 2.0  # s: the longest a dead browser's last report may still take to arrive
+
+
+def _in_flight(server: LeakCheckServer, slot: str) -> PageReport | None:
+    """The report of a browser that just died, if one is still on its way (bounded).
+
+    Its death set the slot's event, so ``server.wait`` returns at once: instead,
+    wait while the server still holds a connection (a POST being read or judged;
+    a process of the browser's group may still be sending), and at least two of
+    the server's accept polls for one still in the listen queue.
+    """
+    start = time.monotonic()
+    while True:
+        report = server.report(slot)
+        waited = time.monotonic() - start
+        if report is not None or waited >= IN_FLIGHT:
+            return report
+        if waited >= 0.1 and server.open_connections == 0:
+            return server.report(slot)
+        time.sleep(0.01)
 
 
 def _parse_all(lines: Sequence[str]) -> tuple[tuple[Candidate, ...], tuple[Rejected, ...]]:
