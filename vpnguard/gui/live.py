@@ -85,6 +85,12 @@ class LiveWatcher(QObject):
         self.changed.emit()
 
     def close(self) -> None:
+        """Stop for good: no more events, and a change already waiting out its debounce is
+        dropped (the window is closing; a refresh then would touch a window on its way out)."""
+        self.timer.stop()
+        paths = self.watched()
+        if paths:
+            self.files.removePaths(paths)
         if self.notifier is not None:
             self.notifier.setEnabled(False)
         if self.events is not None:
