@@ -60,7 +60,7 @@ from vpnguard.core.leakcheck.server import (
 )
 from vpnguard.core.leakcheck.stun import IceServerUrl, StunProbe, parse_ice_url, stun_probe
 from vpnguard.core.leakcheck.verdict import Finding, PathFacts, Verdict, judge
-from vpnguard.core.leakcheck.warmstart import SAVE_BOUND, WarmStart, firefox_build
+from vpnguard.core.leakcheck.warmstart import SAVE_WAIT, WarmStart, firefox_build
 from vpnguard.core.model import (
     Browser,
     CheckPhase,
@@ -532,7 +532,10 @@ def _run_one(
                 if reported and not seeded and warm.wanted(build):
                     live = proc
                     saved = warm.save(
-                        build, profile, alive=lambda: live.poll() is None, deadline=t0 + SAVE_BOUND
+                        build,
+                        profile,
+                        alive=lambda: live.poll() is None,
+                        deadline=time.monotonic() + SAVE_WAIT,
                     )
                 elif seeded and not reported and not any(server.tampered(s) for _, s in slots):
                     # It failed on a seeded profile: the next check starts cold, whatever the

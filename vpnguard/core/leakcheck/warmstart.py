@@ -58,7 +58,7 @@ MISSES = "misses"
 # Add-on install locations that are part of Firefox itself (see XPIProvider's
 # KEY_APP_BUILTINS / KEY_APP_SYSTEM_DEFAULTS): anything else is somebody's choice.
 BUILTIN_LOCATIONS = frozenset({"app-builtin", "app-builtin-addons", "app-system-defaults"})
-SAVE_BOUND = 5.0  # s after the launch: the longest a first check keeps Firefox for its caches
+SAVE_WAIT = 3.0  # s after the reports: the longest a first check keeps Firefox for its caches
 STABLE = 0.1  # s the files must stay unchanged before they are copied
 MAX_MISSES = 3  # a build whose caches never appeared in time is not waited for again
 STALE_SAVE = 600.0  # s: a ".save-*" dir this old was left by a check that was killed
