@@ -349,15 +349,8 @@ class WarmStart:
             for rel, (size, mtime) in got.items():
                 data = read_bytes(profile / rel)
                 st = os.lstat(profile / rel)
-                if (
-                    data is None
-                    or len(data) != size
-                    or (st.st_size, st.st_mtime_ns)
-                    != (
-                        size,
-                        mtime,
-                    )
-                ):
+                unchanged = (st.st_size, st.st_mtime_ns) == (size, mtime)
+                if data is None or len(data) != size or not unchanged:
                     raise ValueError(f"{rel} changed while it was copied")
                 _write_new(tmp / rel, data)
             manifest = {
