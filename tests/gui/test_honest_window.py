@@ -234,14 +234,26 @@ def test_own_browser_opener_leaves_no_zombie(tmp_path: Path, monkeypatch: Any) -
     opener.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     assert open_and_reap("http://127.0.0.1:1/x")
-    deadline = time.monotonic() + 5
     me = psutil.Process()
-    while time.monotonic() < deadline:
-        kids = [c for c in me.children() if c.name() == "xdg-open" or c.status() == "zombie"]
-        if not kids:
-            break
+
+    def lingering(zombies_only: bool) -> list[int]:
+        """Our children that are the opener still running, or zombies. A child reaped while
+        we look (the opener's reaper, or another test's process) is neither."""
+        out = []
+        for c in me.children():
+            try:
+                if c.status() == psutil.STATUS_ZOMBIE or (
+                    not zombies_only and c.name() == "xdg-open"
+                ):
+                    out.append(c.pid)
+            except psutil.NoSuchProcess:
+                continue
+        return out
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and lingering(zombies_only=False):
         time.sleep(0.05)
-    assert not [c for c in me.children() if c.status() == psutil.STATUS_ZOMBIE]
+    assert lingering(zombies_only=True) == []
 
 
 def test_protection_headline_follows_state(make_window: Any) -> None:
