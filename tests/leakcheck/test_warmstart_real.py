@@ -222,10 +222,9 @@ def test_a_cache_that_throws_never_costs_the_check(
     assert calls == ["seed", "save"]
     assert r.verdict is not Verdict.ERROR, r.reason
     assert left == []
-    alive = [
-        p.pid
-        for p in psutil.process_iter(["cmdline"])
-        if any(str(app) in a for a in p.info["cmdline"] or ())
-        and p.status() != psutil.STATUS_ZOMBIE
-    ]
+    alive = []
+    for p in psutil.process_iter(["cmdline", "status"]):  # read at once: no race with exits
+        mine = any(str(app) in a for a in p.info["cmdline"] or ())
+        if mine and p.info["status"] not in (None, psutil.STATUS_ZOMBIE):
+            alive.append(p.pid)
     assert alive == []
