@@ -93,15 +93,25 @@ class _Versions:
         return None
 
 
-def _application_ini_version(path: Path) -> str | None:
+def application_ini(text: str) -> dict[str, str]:
+    """The ``[App]`` section of a Firefox-family ``application.ini``, keys lower-cased
+    (``version``, ``buildid``, ...); empty when the text does not parse (pure)."""
     import configparser
 
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read_string(path.read_text(encoding="utf-8", errors="replace"))
-        return parser.get("App", "Version", fallback=None)
-    except (OSError, configparser.Error):
+        parser.read_string(text)
+        return dict(parser["App"]) if parser.has_section("App") else {}
+    except configparser.Error:
+        return {}
+
+
+def _application_ini_version(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
         return None
+    return application_ini(text).get("version")
 
 
 def _snap_version(host: Host, snap: str) -> str | None:

@@ -46,6 +46,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vpnguard.core.browsers.detect import application_ini
 from vpnguard.core.errors import VpnguardError
 from vpnguard.core.policy.fsio import read_bytes
 
@@ -100,13 +101,8 @@ def firefox_build(binary: str) -> FirefoxBuild | None:
         return None
     if text is None:
         return None
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(text.decode("utf-8", "replace"))
-        version = parser.get("App", "Version", fallback="").strip()
-        build_id = parser.get("App", "BuildID", fallback="").strip()
-    except configparser.Error:
-        return None
+    app = application_ini(text.decode("utf-8", "replace"))
+    version, build_id = app.get("version", "").strip(), app.get("buildid", "").strip()
     if not version or not build_id:
         return None
     return FirefoxBuild(app_dir, version, build_id)
