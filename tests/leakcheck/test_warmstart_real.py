@@ -124,16 +124,38 @@ exit 3
 """
 
 
-def test_a_seeded_launch_that_fails_drops_the_caches(tmp_path: Path, coturn: str) -> None:
-    """A real executable beside a real application.ini; the kept caches look valid to
-    vpnguard, the browser dies on them: the check says so and the next one starts cold."""
-    app = tmp_path / "app"
+def fake_firefox(tmp: Path, script: str) -> Browser:
+    """A real executable ``tmp/app/firefox`` running ``script``, beside a real
+    application.ini: a Firefox build the warm start recognizes."""
+    app = tmp / "app"
     app.mkdir()
     (app / "application.ini").write_text("[App]\nVersion=1.0\nBuildID=20990101000000\n")
     exe = app / "firefox"
-    exe.write_text(FAKE_FIREFOX)
+    exe.write_text(script)
     exe.chmod(0o755)
-    build = firefox_build(str(exe))
+    return Browser(
+        "fake-firefox", "Fake Firefox", Family.FIREFOX, "1.0", str(exe), (Install.USER,), False, ()
+    )
+
+
+def check_one(browser: Browser, stun: str, warm: WarmStart) -> BrowserResult:
+    return run_check(
+        Host.current(),
+        [browser],
+        loopback_network(),
+        stun=[stun],
+        timeout=10,
+        protections={},
+        warm_start=warm,
+    ).browsers[0]
+
+
+def test_a_seeded_launch_that_fails_drops_the_caches(tmp_path: Path, coturn: str) -> None:
+    """A real executable beside a real application.ini; the kept caches look valid to
+    vpnguard, the browser dies on them: the check says so and the next one starts cold."""
+    browser = fake_firefox(tmp_path, FAKE_FIREFOX)
+    app = tmp_path / "app"
+    build = firefox_build(browser.path)
     assert build is not None
     warm = WarmStart(tmp_path / "cache")
     kept = warm.root / build.key
@@ -157,18 +179,7 @@ def test_a_seeded_launch_that_fails_drops_the_caches(tmp_path: Path, coturn: str
             }
         )
     )
-    browser = Browser(
-        "fake-firefox", "Fake Firefox", Family.FIREFOX, "1.0", str(exe), (Install.USER,), False, ()
-    )
-    r = run_check(
-        Host.current(),
-        [browser],
-        loopback_network(),
-        stun=[coturn],
-        timeout=10,
-        protections={},
-        warm_start=warm,
-    ).browsers[0]
+    r = check_one(browser, coturn, warm)
     assert r.verdict is Verdict.ERROR and "exited with status 3" in r.reason
     assert "media_permission.warm_start_ms" in r.timings  # it was seeded ...
     assert not kept.exists()  # ... and the caches are gone: the next launch is cold
@@ -182,16 +193,11 @@ def test_a_cache_that_throws_never_costs_the_check(
     reports, its browser is still killed and its temporary dir still removed."""
     from .test_runner import REPORTER
 
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "application.ini").write_text("[App]\nVersion=1.0\nBuildID=20990101000000\n")
-    exe = app / "firefox"
     body = REPORTER.replace("WEBRTC", "True").replace("CANDS", "[]")
-    exe.write_text(f"#!{sys.executable}\nimport os, sys, time, subprocess\n{body}\n")
-    exe.chmod(0o755)
-    browser = Browser(
-        "fake-firefox", "Fake Firefox", Family.FIREFOX, "1.0", str(exe), (Install.USER,), False, ()
+    browser = fake_firefox(
+        tmp_path, f"#!{sys.executable}\nimport os, sys, time, subprocess\n{body}\n"
     )
+    app = tmp_path / "app"
     calls: list[str] = []
 
     def boom(name: str):  # type: ignore[no-untyped-def]
@@ -207,15 +213,7 @@ def test_a_cache_that_throws_never_costs_the_check(
     monkeypatch.setenv("TMPDIR", str(tmp))
     monkeypatch.setattr(tempfile, "tempdir", None)
     try:
-        r = run_check(
-            Host.current(),
-            [browser],
-            loopback_network(),
-            stun=[coturn],
-            timeout=10,
-            protections={},
-            warm_start=WarmStart(tmp_path / "cache"),
-        ).browsers[0]
+        r = check_one(browser, coturn, WarmStart(tmp_path / "cache"))
         left = list(tmp.iterdir())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
